@@ -1,0 +1,354 @@
+/**
+ * Signature compiler: SignatureSet (IR) -> one flat, position-independent database blob.
+ *
+ * The blob is what the WASM core reads (gram tables, pattern/segment records, sid records:
+ * layout in ./layout.ts) followed by what the host reads (hash tables, names, JSON metadata).
+ * Every pointer inside is an offset from the blob start, so the same bytes work wherever the
+ * blob lands in shared memory and can be cached on disk as they are (./db-cache.ts).
+ *
+ * Ids: every body signature (an .ndb line, or one .ldb subsig) is a "sid"; ndb i is sid i,
+ * ldb subsigs follow. Every part of every alternative of a sid is a pattern ("pid") with a
+ * state slot holding the earliest end of a valid chain through it.
+ */
+import type { BodySig, HashAlgo, HashSig, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
+import { chooseAnchors, gramVariants, GRAM_CLASSES } from "./anchor.js";
+import { BlobWriter } from "./blob-writer.js";
+import { CHECK_KIND, CHKF_NEG, CHKF_RIGHT, CHK, DB, DB_MAGIC, DB_VERSION, GRAM_ENTRY_SIZE, PAT, SEG, SID, SIDF_COUNTS, TBL } from "./layout.js";
+import { hash32, hash64 } from "./gram-hash.js";
+
+export interface HashSection {
+  algo: HashAlgo;
+  n: number;
+  sizes: number; // u32[n], ascending; 0xffffffff = any size
+  digests: number; // n * dlen bytes
+  names: number; // u32[n] name index
+}
+
+export interface DbMeta {
+  version: number;
+  ndbNames: string[];
+  ldb: { name: string; target: number | null; fileSize?: [number, number]; expr: LogicNode; subs: number[] }[];
+  /** for each sid >= ndbNames.length: the ldb index it belongs to */
+  sidLdb: number[];
+  hash: HashSection[];
+  allow: HashSection[];
+  /** hash-signature names: u32 offsets [n+1] at namesOff, UTF-8 bytes at namesBytes */
+  hashNames: { n: number; offsets: number; bytes: number };
+  signatureCount: number;
+  files: string[];
+  errors: LoadError[];
+  bodyTableStats: { G: number; S: number; patterns: number; entries: number; bits: number }[];
+  /** body parts that had no 2-byte fixed run (cannot be anchored; reported as load errors) */
+  unanchored: number;
+}
+
+interface PendingEntry {
+  lo: number;
+  hi: number;
+  pid: number;
+  off: number;
+}
+
+const enc = new TextEncoder();
+
+/** Compile a signature set. Throws only on internal errors; bad signatures were already
+ *  filtered (and reported) by the loader. */
+export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: DbMeta } {
+  const w = new BlobWriter();
+  w.reserve(DB.HEADER_SIZE);
+
+  const bodies: { body: BodySig; target: number; counts: boolean }[] = [];
+  for (const s of set.ndb) bodies.push({ body: s.body, target: s.target, counts: false });
+  const sidLdb: number[] = [];
+  const ldbMeta: DbMeta["ldb"] = [];
+  set.ldb.forEach((l, li) => {
+    const subs: number[] = [];
+    for (const sub of l.subsigs) {
+      subs.push(bodies.length);
+      sidLdb.push(li);
+      bodies.push({ body: sub, target: l.target ?? 0, counts: true });
+    }
+    ldbMeta.push({ name: l.name, target: l.target, fileSize: l.fileSize, expr: l.expr, subs });
+  });
+
+  // ---- patterns: one per part per alternative, with an anchor each
+  const perClass: PendingEntry[][] = GRAM_CLASSES.map(() => []);
+  const classPatterns = GRAM_CLASSES.map(() => 0);
+  const patRecs: number[] = []; // flattened PAT records (u32 words)
+  const sidRecs = new Uint32Array(bodies.length * (SID.SIZE / 4));
+  const errors: LoadError[] = [...set.errors];
+  let nSlots = 0;
+  let unanchored = 0;
+  const anchors = chooseAnchors(bodies.flatMap(({ body }) => body.alts.flatMap((alt) => alt.parts.map((p) => p.segs))));
+  let partIndex = 0;
+  bodies.forEach(({ body, target, counts }, sid) => {
+    const slotBase = nSlots;
+    for (const alt of body.alts) {
+      const altSlot = nSlots;
+      nSlots += alt.parts.length;
+      alt.parts.forEach((part, j) => {
+        const anchor = anchors[partIndex++];
+        if (!anchor) {
+          unanchored++;
+          return; // this alternative can never complete; the loader rejects such lines
+        }
+        const pid = patRecs.length / (PAT.SIZE / 4);
+        const segsOff = writeSegments(w, part.segs, part.gapMin, part.gapMax);
+        const off = j === 0 ? body.offset : { kind: "any" as const };
+        const offKind = off.kind === "abs" ? 1 : off.kind === "eof" ? 2 : 0;
+        const offA = off.kind === "any" ? 0 : off.n;
+        const offB = off.kind === "any" ? 0 : off.shift;
+        patRecs.push(sid, altSlot + j, j, alt.parts.length, alt.partGapMin[j] ?? 0, part.segs.length, anchor.seg, segsOff, offKind, offA, offB, 0);
+        const { G, S } = GRAM_CLASSES[anchor.cls];
+        classPatterns[anchor.cls]++;
+        for (let k = 0; k < S; k++) {
+          for (const [lo, hi] of gramVariants(anchor.choices, k, G)) perClass[anchor.cls].push({ lo, hi, pid, off: anchor.start + k });
+        }
+      });
+    }
+    const r = sid * (SID.SIZE / 4);
+    sidRecs[r] = slotBase;
+    sidRecs[r + 1] = nSlots - slotBase;
+    sidRecs[r + 2] = target;
+    sidRecs[r + 3] = counts ? SIDF_COUNTS : 0;
+  });
+
+  // ---- gram tables
+  const tableRecs: { cls: number; bits: number; bshift: number; bitmap: number; heads: number; entries: number; n: number }[] = [];
+  const stats: DbMeta["bodyTableStats"] = [];
+  perClass.forEach((ents, cls) => {
+    if (ents.length === 0) return;
+    const t = buildTable(w, cls, ents);
+    tableRecs.push(t);
+    stats.push({ G: GRAM_CLASSES[cls].G, S: GRAM_CLASSES[cls].S, patterns: classPatterns[cls], entries: ents.length, bits: t.bits });
+  });
+  const tablesOff = w.align(16);
+  for (const t of tableRecs) {
+    const { G, S } = GRAM_CLASSES[t.cls];
+    const rec = new Uint32Array(TBL.SIZE / 4);
+    rec[TBL.G / 4] = G;
+    rec[TBL.S / 4] = S;
+    rec[TBL.BITS / 4] = t.bits;
+    rec[TBL.BITMAP / 4] = t.bitmap;
+    rec[TBL.BSHIFT / 4] = t.bshift;
+    rec[TBL.HEADS / 4] = t.heads;
+    rec[TBL.ENTRIES / 4] = t.entries;
+    rec[TBL.NENT / 4] = t.n;
+    rec[TBL.GMASK / 4] = G >= 4 ? 0xffffffff : 0xffff;
+    rec[TBL.GMASK / 4 + 1] = G === 8 ? 0xffffffff : 0;
+    w.u32s(rec);
+  }
+  const patternsOff = w.align(16);
+  w.u32s(Uint32Array.from(patRecs));
+  const sidsOff = w.align(16);
+  w.u32s(sidRecs);
+
+  // ---- host sections: hash tables and names
+  const hashNames: string[] = [];
+  const hash = writeHashSections(w, set.hashes.filter((h) => !set.ignored.has(h.name)), hashNames);
+  const allow = writeHashSections(w, set.allow, hashNames);
+  const namesBytes = enc.encode(hashNames.join("\n"));
+  const namesOffsetsOff = w.align(4);
+  const offs = new Uint32Array(hashNames.length + 1);
+  let at = 0;
+  hashNames.forEach((n, i) => {
+    offs[i] = at;
+    at += Buffer.byteLength(n) + 1;
+  });
+  offs[hashNames.length] = at;
+  w.u32s(offs);
+  const namesBytesOff = w.bytes(namesBytes);
+
+  const meta: DbMeta = {
+    version: DB_VERSION,
+    ndbNames: set.ndb.map((s) => s.name),
+    ldb: ldbMeta,
+    sidLdb,
+    hash,
+    allow,
+    hashNames: { n: hashNames.length, offsets: namesOffsetsOff, bytes: namesBytesOff },
+    signatureCount: set.ndb.length + set.ldb.length + set.hashes.length,
+    files: set.files,
+    errors,
+    bodyTableStats: stats,
+    unanchored,
+  };
+  const metaBytes = enc.encode(JSON.stringify(meta));
+  const metaOff = w.bytes(metaBytes);
+  w.align(16);
+  w.pad(64); // the core may read a v128 past the last record
+
+  const hdr = new Uint32Array(DB.HEADER_SIZE / 4);
+  hdr[DB.MAGIC / 4] = DB_MAGIC;
+  hdr[DB.VERSION / 4] = DB_VERSION;
+  hdr[DB.NTABLES / 4] = tableRecs.length;
+  hdr[DB.TABLES / 4] = tablesOff;
+  hdr[DB.PATTERNS / 4] = patternsOff;
+  hdr[DB.NPATTERNS / 4] = patRecs.length / (PAT.SIZE / 4);
+  hdr[DB.SIDS / 4] = sidsOff;
+  hdr[DB.NSIDS / 4] = bodies.length;
+  hdr[DB.NSLOTS / 4] = nSlots;
+  hdr[DB.META / 4] = metaOff;
+  hdr[DB.METALEN / 4] = metaBytes.length;
+  const blob = w.finish();
+  new Uint32Array(blob.buffer, blob.byteOffset, DB.HEADER_SIZE / 4).set(hdr);
+  return { blob, meta };
+}
+
+/** SEG records for one part, with bytes/masks zero-padded to 16 and checks data. */
+function writeSegments(w: BlobWriter, segs: Segment[], gapMin: number[], gapMax: number[]): number {
+  const recs = new Uint32Array(segs.length * (SEG.SIZE / 4));
+  segs.forEach((s, i) => {
+    const padded = (s.bytes.length + 15) & ~15;
+    const bytes = new Uint8Array(padded);
+    const masks = new Uint8Array(padded);
+    bytes.set(s.bytes);
+    masks.set(s.masks);
+    for (let k = 0; k < s.bytes.length; k++) bytes[k] &= masks[k]; // canonical: value within mask
+    const bOff = w.bytesAligned(bytes, 16);
+    const mOff = w.bytesAligned(masks, 16);
+    let cOff = 0;
+    if (s.checks.length) {
+      const crec = new Uint32Array(s.checks.length * (CHK.SIZE / 4));
+      s.checks.forEach((c, k) => {
+        let data = 0;
+        let len = 0;
+        if (c.kind === "set") {
+          data = w.bytesAligned(c.set, 4);
+          len = 32;
+        } else if (c.kind === "notstr") {
+          const parts: number[] = [c.strs.length];
+          const chunks: Uint8Array[] = [];
+          for (const str of c.strs) {
+            const padLen = (str.length + 3) & ~3;
+            const b = new Uint8Array(4 + padLen);
+            new DataView(b.buffer).setUint32(0, str.length, true);
+            b.set(str, 4);
+            chunks.push(b);
+          }
+          const head = new Uint8Array(4);
+          new DataView(head.buffer).setUint32(0, parts[0], true);
+          data = w.bytesAligned(Buffer.concat([head, ...chunks]), 4);
+          len = chunks.reduce((a, b) => a + b.length, 4);
+        } else if (c.kind === "near") {
+          data = w.align(4);
+          w.u32s(Uint32Array.from([c.byte, c.mask, c.min, c.max, c.dir === 1 ? 1 : 0]));
+          len = 20;
+        } else {
+          len = (c.at > 0 ? CHKF_RIGHT : 0) | (c.neg ? CHKF_NEG : 0); // boundary flags
+        }
+        const r = k * (CHK.SIZE / 4);
+        crec[r] = CHECK_KIND[c.kind];
+        crec[r + 1] = c.at;
+        crec[r + 2] = data;
+        crec[r + 3] = len;
+      });
+      cOff = w.align(4);
+      w.u32s(crec);
+    }
+    const r = i * (SEG.SIZE / 4);
+    recs[r + SEG.LEN / 4] = s.bytes.length;
+    recs[r + SEG.GAPMIN / 4] = i === 0 ? 0 : gapMin[i - 1];
+    recs[r + SEG.GAPMAX / 4] = i === 0 ? 0 : gapMax[i - 1];
+    recs[r + SEG.BYTES / 4] = bOff;
+    recs[r + SEG.MASKS / 4] = mOff;
+    recs[r + SEG.NCHECKS / 4] = s.checks.length;
+    recs[r + SEG.CHECKS / 4] = cOff;
+  });
+  const off = w.align(4);
+  w.u32s(recs);
+  return off;
+}
+
+/** Bitmap + CSR table for one gram class. Bitmap bits: ~16 bits per entry keeps the false
+ *  candidate rate near 6% while a 100k-signature table stays around 2 MiB (cache-sized). */
+function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
+  const { G } = GRAM_CLASSES[cls];
+  const n = ents.length;
+  let bits: number;
+  let bshift: number;
+  if (G === 2) {
+    bits = 16;
+    bshift = 0;
+  } else {
+    const lg = Math.ceil(Math.log2(Math.max(2, n)));
+    bits = Math.min(G === 8 ? 26 : 26, Math.max(12, lg + 4));
+    const cb = Math.min(bits, Math.max(4, lg));
+    bshift = bits - cb;
+  }
+  const hashOf = (e: PendingEntry) => (G === 2 ? e.lo & 0xffff : G === 4 ? hash32(e.lo, bits) : hash64(e.lo, e.hi, bits));
+  const bitmap = new Uint8Array(1 << Math.max(0, bits - 3));
+  const nb = 1 << (bits - bshift);
+  const counts = new Uint32Array(nb + 1);
+  const hs = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = hashOf(ents[i]);
+    hs[i] = h;
+    bitmap[h >>> 3] |= 1 << (h & 7);
+    counts[(h >>> bshift) + 1]++;
+  }
+  for (let b = 0; b < nb; b++) counts[b + 1] += counts[b];
+  const heads = counts.slice();
+  const fill = counts.slice(0, nb);
+  const entries = new Uint32Array(n * (GRAM_ENTRY_SIZE / 4));
+  for (let i = 0; i < n; i++) {
+    const e = ents[i];
+    const k = fill[hs[i] >>> bshift]++ * 4;
+    entries[k] = G === 2 ? e.lo & 0xffff : e.lo;
+    entries[k + 1] = G === 8 ? e.hi : 0;
+    entries[k + 2] = e.pid;
+    entries[k + 3] = e.off;
+  }
+  const bitmapOff = w.bytesAligned(bitmap, 64);
+  const headsOff = w.align(4);
+  w.u32s(heads);
+  const entriesOff = w.align(16);
+  w.u32s(entries);
+  return { cls, bits, bshift, bitmap: bitmapOff, heads: headsOff, entries: entriesOff, n };
+}
+
+const DIGEST_LEN: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32 };
+const ANY_SIZE = 0xffffffff;
+
+/** Hash signatures per algorithm, sorted by (size, digest) for binary search. */
+function writeHashSections(w: BlobWriter, sigs: HashSig[], names: string[]): HashSection[] {
+  const out: HashSection[] = [];
+  for (const algo of ["md5", "sha1", "sha256"] as HashAlgo[]) {
+    const list = sigs.filter((s) => s.algo === algo);
+    if (!list.length) continue;
+    const dlen = DIGEST_LEN[algo];
+    const n = list.length;
+    const key = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = list[i].digest;
+      const d0 = ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
+      key[i] = (list[i].size ?? ANY_SIZE) * 2097152 + Math.floor(d0 / 2048);
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => key[a] - key[b] || cmpBytes(list[a].digest, list[b].digest));
+    const sizes = new Uint32Array(n);
+    const digests = new Uint8Array(n * dlen);
+    const nameIdx = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = list[order[i]];
+      sizes[i] = s.size ?? ANY_SIZE;
+      digests.set(s.digest, i * dlen);
+      nameIdx[i] = names.length;
+      names.push(s.name);
+    }
+    const sizesOff = w.align(4);
+    w.u32s(sizes);
+    const digestsOff = w.bytes(digests);
+    const namesOff = w.align(4);
+    w.u32s(nameIdx);
+    out.push({ algo, n, sizes: sizesOff, digests: digestsOff, names: namesOff });
+  }
+  return out;
+}
+
+export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}

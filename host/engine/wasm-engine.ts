@@ -1,0 +1,155 @@
+/**
+ * The host side of the WASM core: the shared memory holding the compiled database, and one
+ * engine instance per thread with its private state region and input window.
+ *
+ * Memory map of the one shared WebAssembly.Memory:
+ *   [0, DB_BASE)                   AS static data (constants only; checked at instantiate)
+ *   [DB_BASE, DB_BASE + blob)      the compiled database, written once, read by all threads
+ *   regions appended by memory.grow: each instance's state and input window. grow() returns
+ *   the old size atomically, so threads growing at the same time get disjoint regions.
+ * A trap inside the core leaves only that instance's state suspect: the caller discards the
+ * instance (EngineInstance.reset) and the database stays as it was.
+ */
+import fs from "node:fs";
+import { packageFile } from "../paths.js";
+import { DB, DB_MAGIC, DB_VERSION } from "./layout.js";
+
+export const DB_BASE = 1 << 16;
+const PAGE = 65536;
+/** Max wasm32 memory: 4 GiB. Reserved (not committed) up front because a shared memory
+ *  cannot move; the database plus every worker's window must fit in it. */
+const MAX_PAGES = 65536;
+/** Deferred chain candidates kept per scan (8 bytes each): far more than real signatures
+ *  produce; past it the scan is flagged incomplete rather than silently partial. */
+const DEFER_CAP = 1 << 18;
+/** Slack after every object in the input window: the core loads 16 bytes at a time. */
+const WINDOW_SLACK = 64;
+/** First input window: grows (by taking a new region) only when a larger object comes. */
+const INITIAL_WINDOW = 4 << 20;
+
+export interface EngineExports {
+  heapBase(): number;
+  init(base: number): number;
+  initState(gen: number, count: number, slot: number, out: number, outN: number, def: number, defN: number): void;
+  lastFlags(): number;
+  scan(data: number, len: number, objType: number): number;
+  countOf(sid: number): number;
+}
+
+let modulePromise: Promise<WebAssembly.Module> | null = null;
+
+/** The compiled engine module (compile once per process; post it to workers). */
+export function engineModule(): Promise<WebAssembly.Module> {
+  modulePromise ??= WebAssembly.compile(fs.readFileSync(packageFile("engine-wasm/build/engine.wasm")));
+  return modulePromise;
+}
+
+/** Grow the shared memory by `bytes` and return the start of the new region. */
+export function takeRegion(memory: WebAssembly.Memory, bytes: number): number {
+  const pages = Math.ceil(bytes / PAGE);
+  const old = memory.grow(pages);
+  return old * PAGE;
+}
+
+/** A shared memory with the database blob at DB_BASE. */
+export function createDbMemory(blobLen: number, fill: (view: Uint8Array) => void): WebAssembly.Memory {
+  const pages = Math.ceil((DB_BASE + blobLen + PAGE) / PAGE);
+  if (pages > MAX_PAGES) throw new Error(`database of ${blobLen} bytes does not fit in 4 GiB of WASM memory`);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  fill(new Uint8Array(memory.buffer, DB_BASE, blobLen));
+  return memory;
+}
+
+export function readHeader(memory: WebAssembly.Memory): { nSids: number; nSlots: number; meta: number; metaLen: number } {
+  const v = new DataView(memory.buffer, DB_BASE, DB.HEADER_SIZE);
+  if (v.getUint32(DB.MAGIC, true) !== DB_MAGIC || v.getUint32(DB.VERSION, true) !== DB_VERSION) {
+    throw new Error("compiled database: bad magic or version");
+  }
+  return {
+    nSids: v.getUint32(DB.NSIDS, true),
+    nSlots: v.getUint32(DB.NSLOTS, true),
+    meta: v.getUint32(DB.META, true),
+    metaLen: v.getUint32(DB.METALEN, true),
+  };
+}
+
+export interface RawScan {
+  sids: Uint32Array;
+  flags: number;
+}
+
+/** One engine instance: the core bound to the database plus this thread's private region. */
+export class EngineInstance {
+  private ex!: EngineExports;
+  private window = 0;
+  private windowSize = 0;
+  private outPtr = 0;
+  private view!: Uint8Array;
+  private readonly nSids: number;
+  private readonly nSlots: number;
+  private statePtr = 0;
+
+  constructor(private readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory) {
+    const h = readHeader(memory);
+    this.nSids = h.nSids;
+    this.nSlots = h.nSlots;
+    const stateBytes = this.stateBytes();
+    this.statePtr = takeRegion(memory, stateBytes);
+    this.instantiate();
+  }
+
+  private stateBytes(): number {
+    return 4 * this.nSids * 2 + 4 * this.nSlots + 4 * (this.nSids + 1) + 8 * DEFER_CAP + 64;
+  }
+
+  /** (Re)create the instance over the same database and state region, e.g. after a trap. */
+  instantiate(): void {
+    const inst = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
+    this.ex = inst.exports as unknown as EngineExports;
+    if (this.ex.heapBase() > DB_BASE) throw new Error("engine static data overlaps the database");
+    if (this.ex.init(DB_BASE) !== 0) throw new Error("engine rejected the compiled database");
+    const gen = this.statePtr;
+    const count = gen + 4 * this.nSids;
+    const slot = count + 4 * this.nSids;
+    this.outPtr = slot + 4 * this.nSlots;
+    const def = this.outPtr + 4 * (this.nSids + 1);
+    this.ex.initState(gen, count, slot, this.outPtr, this.nSids + 1, def, DEFER_CAP);
+    this.refreshView();
+  }
+
+  private refreshView(): void {
+    const buf = this.memory.buffer;
+    if (!this.view || this.view.byteLength !== buf.byteLength) this.view = new Uint8Array(buf);
+  }
+
+  /** Make the input window at least n bytes (plus slack); returns a view of it. */
+  window_(n: number): Uint8Array {
+    if (n + WINDOW_SLACK > this.windowSize) {
+      const size = Math.max(INITIAL_WINDOW, 2 ** Math.ceil(Math.log2(n + WINDOW_SLACK)));
+      this.window = takeRegion(this.memory, size);
+      this.windowSize = size;
+    }
+    this.refreshView();
+    return this.view.subarray(this.window, this.window + n);
+  }
+
+  /** Scan bytes already written into window_(len). */
+  scanWindow(len: number, objType: number): RawScan {
+    const n = this.ex.scan(this.window, len, objType);
+    this.refreshView();
+    const sids = new Uint32Array(n);
+    const out = new Uint32Array(this.view.buffer, this.outPtr, n);
+    sids.set(out);
+    return { sids, flags: this.ex.lastFlags() };
+  }
+
+  /** Copy `data` into the input window and scan it. */
+  scan(data: Uint8Array, objType: number): RawScan {
+    this.window_(data.length).set(data);
+    return this.scanWindow(data.length, objType);
+  }
+
+  countOf(sid: number): number {
+    return this.ex.countOf(sid);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Everything one thread needs to scan: its engine instance over the shared database, the
+ * database view, and the classifier. Built once per worker (or once on the main thread
+ * when the scanner runs without workers) and reused for every job.
+ */
+import fs from "node:fs";
+import { DbView } from "../engine/dbview.js";
+import { EngineInstance } from "../engine/wasm-engine.js";
+import type { Limits } from "../limits.js";
+import { classify } from "./classify.js";
+import { scanBuffer, type ScanEnv } from "./scan-object.js";
+import type { Verdict } from "./verdict.js";
+
+export interface ThreadInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  limits: Limits;
+  allmatch: boolean;
+}
+
+export type ScanRequest =
+  | { kind: "path"; path: string; allmatch?: boolean }
+  | { kind: "bytes"; data: Uint8Array; allmatch?: boolean };
+
+export class ScanThread {
+  private readonly env: ScanEnv;
+
+  constructor(init: ThreadInit) {
+    this.env = {
+      engine: new EngineInstance(init.module, init.memory),
+      db: new DbView(init.memory),
+      limits: init.limits,
+      allmatch: init.allmatch,
+      classify,
+    };
+  }
+
+  async scan(req: ScanRequest): Promise<Verdict> {
+    const env = req.allmatch === undefined ? this.env : { ...this.env, allmatch: req.allmatch };
+    let data: Uint8Array;
+    if (req.kind === "path") {
+      const size = fs.statSync(req.path).size;
+      if (size > env.limits.maxFileSize) {
+        return {
+          status: "not_scanned", infected: false, names: [], detections: [], objects: 1, bytesScanned: 0,
+          notScanned: [{ name: "Heuristics.Limits.Exceeded.MaxFileSize", path: "", reason: `${size} bytes` }],
+        };
+      }
+      data = fs.readFileSync(req.path);
+    } else {
+      data = req.data;
+    }
+    return scanBuffer(env, data);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * createScanner: load (or read from cache) the compiled database into one shared memory,
+ * then scan on a pool of worker threads (or on the calling thread with workers: 0).
+ * Each worker instantiates the engine once from the same compiled WebAssembly.Module and
+ * imports the same memory, so the database exists once whatever the number of workers.
+ *
+ * Failure: a worker that traps, crashes or runs past the scan time limit is replaced; its
+ * job resolves to a not-scanned verdict naming the cause (Bulwark.Error.*), never "clean".
+ */
+import os from "node:os";
+import { Readable } from "node:stream";
+import type { Scanner, ScannerOptions } from "./api.js";
+import { compileDatabase } from "./engine/compile.js";
+import { cacheKey, cachePath, cacheSize, defaultCacheDir, readCacheInto, writeCache } from "./engine/db-cache.js";
+import { DbView } from "./engine/dbview.js";
+import { createDbMemory, engineModule } from "./engine/wasm-engine.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { packageFile } from "./paths.js";
+import { WorkerPool } from "./pool/pool.js";
+import type { ScanRequest, ThreadInit } from "./scan/scan-thread.js";
+import { ScanThread } from "./scan/scan-thread.js";
+import type { Verdict } from "./scan/verdict.js";
+import { loadSignatures } from "./sigs/load.js";
+import type { SignatureSet } from "./sigs/types.js";
+
+/** Grace on top of maxScanTime before the watchdog kills a worker: the scan checks its own
+ *  deadline between objects; the watchdog is for a scan stuck inside one call. */
+const WATCHDOG_GRACE_MS = 5_000;
+/** Per-worker V8 heap cap: unpacked objects live in the heap while scanned, up to
+ *  maxFileSize each, with a few in flight; anything beyond is a bug or a bomb. */
+const WORKER_HEAP_MB = 2048;
+
+const UNOFFICIAL = ".UNOFFICIAL";
+
+function withoutIgnored(set: SignatureSet): SignatureSet {
+  if (!set.ignored.size) return set;
+  const keep = (n: string) => !set.ignored.has(n.endsWith(UNOFFICIAL) ? n.slice(0, -UNOFFICIAL.length) : n);
+  return {
+    ...set,
+    ndb: set.ndb.filter((s) => keep(s.name)),
+    ldb: set.ldb.filter((s) => keep(s.name)),
+    hashes: set.hashes.filter((s) => keep(s.name)),
+  };
+}
+
+/** Load signatures into a fresh shared memory, through the cache when allowed. */
+export async function loadDatabase(opts: ScannerOptions): Promise<{ memory: WebAssembly.Memory; db: DbView; fromCache: boolean }> {
+  const paths = opts.databases ?? [];
+  const builtin = opts.builtin !== false;
+  const dir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
+  const file = dir ? cachePath(dir, cacheKey(paths, builtin)) : null;
+  if (file) {
+    const size = cacheSize(file);
+    if (size > 0) {
+      try {
+        const memory = createDbMemory(size, (v) => readCacheInto(file, v));
+        return { memory, db: new DbView(memory), fromCache: true };
+      } catch {
+        /* unreadable or stale cache: rebuild below */
+      }
+    }
+  }
+  const set = withoutIgnored(await loadSignatures(paths, { builtin }));
+  const { blob } = compileDatabase(set);
+  if (file) {
+    try {
+      writeCache(file, blob);
+    } catch {
+      /* a read-only cache dir only costs speed */
+    }
+  }
+  const memory = createDbMemory(blob.length, (v) => v.set(blob));
+  return { memory, db: new DbView(memory), fromCache: false };
+}
+
+async function readInput(input: Uint8Array | NodeJS.ReadableStream, limits: Limits): Promise<Uint8Array | null> {
+  if (input instanceof Uint8Array) return input;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of input as Readable) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+    total += b.length;
+    if (total > limits.maxFileSize) {
+      (input as Readable).destroy?.();
+      return null;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function failure(name: string, reason: string): Verdict {
+  return {
+    status: "not_scanned", infected: false, names: [], detections: [], objects: 0, bytesScanned: 0,
+    notScanned: [{ name, path: "", reason }],
+  };
+}
+
+export async function createScanner(opts: ScannerOptions = {}): Promise<Scanner> {
+  const t0 = performance.now();
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const allmatch = opts.allmatch ?? false;
+  const [{ memory, db }, module] = await Promise.all([loadDatabase(opts), engineModule()]);
+  const init: ThreadInit = { module, memory, limits, allmatch };
+  const nWorkers = opts.workers ?? os.availableParallelism();
+
+  let local: ScanThread | null = null;
+  let pool: WorkerPool<ScanRequest, Verdict> | null = null;
+  if (nWorkers <= 0) {
+    local = new ScanThread(init);
+  } else {
+    pool = new WorkerPool<ScanRequest, Verdict>({
+      workerFile: packageFile("dist/host/scan/worker.js"),
+      size: nWorkers,
+      workerData: init,
+      jobTimeoutMs: limits.maxScanTime + WATCHDOG_GRACE_MS,
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      name: "scan",
+    });
+    await pool.start();
+  }
+  const loadMs = performance.now() - t0;
+  const meta = db.meta;
+
+  async function run(req: ScanRequest): Promise<Verdict> {
+    if (local) return local.scan(req);
+    try {
+      return await pool!.run(req);
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      const name =
+        err.code === "ETIMEDOUT" ? "Heuristics.Limits.Exceeded.MaxScanTime" : `Bulwark.Error.${err.code ?? "Internal"}`;
+      return failure(name, String(err.message ?? e));
+    }
+  }
+
+  return {
+    signatureCount: meta.signatureCount,
+    loadErrors: meta.errors,
+    loadMs,
+    async scan(input, sopts) {
+      void sopts;
+      try {
+        if (typeof input === "string") return await run({ kind: "path", path: input });
+        const data = await readInput(input, limits);
+        if (!data) return failure("Heuristics.Limits.Exceeded.MaxFileSize", `stream over ${limits.maxFileSize} bytes`);
+        return await run({ kind: "bytes", data });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === "ENOENT" || err.code === "EACCES" || err.code === "EISDIR") {
+          return { ...failure("Bulwark.Error.Read", err.message), status: "error", error: err.message };
+        }
+        return failure("Bulwark.Error.Internal", String(err?.message ?? e));
+      }
+    },
+    async close() {
+      await pool?.close();
+    },
+  };
+}

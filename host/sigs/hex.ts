@@ -1,0 +1,460 @@
+/**
+ * ClamAV body-signature hex (the HEXSIG of .ndb lines and .ldb subsignatures) → IR.
+ *
+ * Follows libclamav (readdb.c cli_add_content_match_pattern, matcher-ac.c cli_ac_addsig):
+ * - A "ClamAV part" (chunk) is the text between `*` and `{…}` splits. `{n}` with 0<n<128 is
+ *   rewritten to n×`??` only while it is the first `{` left in the string (ClamAV re-scans with
+ *   strchr), so after any other `{…}` a `{n}` is a split with an exact gap. `{0}`, `{-0}`,
+ *   `{n-0}` have max 0, which ClamAV reads as "no maximum" (measured: `{0}` behaves as `*`).
+ * - Unbounded splits (`*`, `{n-}`) start a new IR Part; bounded ones join chunks in a Part.
+ * - Each chunk may carry one `hh[n-m]` anchor before and one `[n-m]hh` after its core
+ *   (n ≤ m ≤ 32); they become "near" checks, the core keeps its start/end (measured).
+ * - In a chunk: `hh` `??` `h?` `?h`, `(a|b…)` groups, `!(…)`, `(B)(L)(W)`. A chunk must have
+ *   ≥ 2 positions and 2 consecutive fixed bytes, where each group counts as one wildcard
+ *   position (ClamAV's "static subpattern of length 2" rule).
+ * - Groups: all alternatives one byte → a "set" check; fixed-length plain-hex alternatives →
+ *   expanded into BodyAlts (negated: "notstr"); anything else (nibbles, nesting, mixed lengths,
+ *   or any ldb `::` option) is ClamAV's "generic alternates": expanded, never negatable.
+ * - `(B)(L)(W)` at the very start/end of a chunk are zero-width edge checks; elsewhere ClamAV
+ *   consumes one byte of that class (`(L)` consumes LF or CR LF → two alternatives). `!(L)`
+ *   inside a chunk is rejected (not representable; ClamAV's own rule there is odd).
+ * Deviations (stricter than ClamAV, which accepts but never uses them): anchor bytes must be
+ * plain hex (ClamAV silently ignores a `??`/`h?` anchor), numbers must be plain digits, and
+ * `{n-m}` with n > m (can never match) is rejected.
+ */
+import type { BodyAlt, ByteCheck, Part, Segment } from "./types.js";
+
+export class SigSyntaxError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "SigSyntaxError";
+  }
+}
+
+/** Longest hex text accepted: ClamAV's longest line buffer is 32 KiB (.ldb lines). */
+export const MAX_HEX_CHARS = 32_768;
+/** Most BodyAlts one signature may expand to; each is matched separately, so this bounds
+ *  the work a single line can create (2–3 small groups per real signature stay far below). */
+export const MAX_ALTERNATIVES = 256;
+/** Longest segment: ClamAV stores pattern lengths in 16 bits. */
+export const MAX_SEGMENT_BYTES = 65_535;
+/** ClamAV ACPATT_ALTN_MAXNEST: most `(` inside one group. */
+export const MAX_ALT_NESTING = 15;
+/** ClamAV AC_CH_MAXDIST: farthest `[n-m]` anchor distance. */
+export const MAX_ANCHOR_DIST = 32;
+/** `{n}` below this is inline wildcards (ClamAV's rewrite), at or above it a gap. */
+export const SMALL_GAP_LIMIT = 128;
+/** Largest number in a gap; ClamAV keeps gaps in 32-bit ints. */
+export const MAX_GAP = 0x7fff_ffff;
+
+export interface HexOptions {
+  /** `::i`: letters match either case */
+  nocase?: boolean;
+  /** any `::` option was given: ClamAV then treats every group as generic alternates */
+  anyOption?: boolean;
+}
+
+interface Pos {
+  b: number;
+  m: number;
+}
+type Elem =
+  | { t: "pos"; b: number; m: number }
+  | { t: "set"; set: Uint8Array }
+  | { t: "notstr"; strs: Uint8Array[]; len: number }
+  | { t: "alt"; alts: Pos[][] };
+interface Edge {
+  kind: "B" | "L" | "W";
+  right: boolean;
+  neg: boolean;
+}
+interface Anchor {
+  byte: number;
+  mask: number;
+  min: number;
+  max: number;
+}
+interface Chunk {
+  elems: Elem[];
+  edges: Edge[];
+  left?: Anchor;
+  right?: Anchor;
+}
+/** gap before a chunk: max null = unbounded (new Part) */
+interface Split {
+  min: number;
+  max: number | null;
+}
+
+const C_LP = 40, C_RP = 41, C_STAR = 42, C_LB = 123, C_RB = 125, C_BANG = 33, C_Q = 63, C_BAR = 124;
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function isDigits(s: string): boolean {
+  if (s.length === 0 || s.length > 10) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+function num(s: string, what: string): number {
+  if (!isDigits(s)) throw new SigSyntaxError(`bad number '${s}' in ${what}`);
+  const n = Number(s);
+  if (n > MAX_GAP) throw new SigSyntaxError(`number ${s} too large in ${what}`);
+  return n;
+}
+
+/** One `hh` / `??` / `h?` / `?h` token, nocase letters as (upper, 0xdf). */
+function pairAt(s: string, i: number, nocase: boolean): Pos {
+  const c1 = s.charCodeAt(i), c2 = s.charCodeAt(i + 1);
+  const v1 = hexVal(c1), v2 = hexVal(c2);
+  if (v1 >= 0 && v2 >= 0) {
+    const b = (v1 << 4) | v2;
+    if (nocase && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a))) return { b: b & 0xdf, m: 0xdf };
+    return { b, m: 0xff };
+  }
+  if (c1 === C_Q && c2 === C_Q) return { b: 0, m: 0 };
+  if (c1 === C_Q && v2 >= 0) return { b: v2, m: 0x0f };
+  if (v1 >= 0 && c2 === C_Q) return { b: v1 << 4, m: 0xf0 };
+  throw new SigSyntaxError(`invalid hex token '${s.slice(i, i + 2)}'`);
+}
+
+/** Split into ClamAV parts at `*` and non-rewritten `{…}`. */
+function splitChunks(hex: string): { texts: string[]; splits: Split[] } {
+  const texts: string[] = [];
+  const splits: Split[] = [];
+  let pieces: string[] = [];
+  let from = 0, depth = 0, rewrite = true, extra = 0;
+  const cut = (i: number) => {
+    pieces.push(hex.slice(from, i));
+    texts.push(pieces.join(""));
+    pieces = [];
+  };
+  for (let i = 0; i < hex.length; i++) {
+    const c = hex.charCodeAt(i);
+    if (c === C_LP) depth++;
+    else if (c === C_RP) {
+      if (--depth < 0) throw new SigSyntaxError("unbalanced ')'");
+    } else if (c === C_STAR) {
+      if (depth > 0) throw new SigSyntaxError("'*' is not allowed inside (...)");
+      cut(i);
+      splits.push({ min: 0, max: null });
+      from = i + 1;
+    } else if (c === C_LB) {
+      const close = hex.indexOf("}", i + 1);
+      if (close < 0) throw new SigSyntaxError("missing '}'");
+      const body = hex.slice(i + 1, close);
+      const n = isDigits(body) ? Number(body) : -1;
+      if (rewrite && n > 0 && n < SMALL_GAP_LIMIT) {
+        extra += 2 * n;
+        if (extra > 2 * MAX_SEGMENT_BYTES) throw new SigSyntaxError("too many {n} wildcards");
+        pieces.push(hex.slice(from, i), "??".repeat(n));
+      } else {
+        rewrite = false;
+        if (depth > 0) throw new SigSyntaxError("'{...}' ranges are not allowed inside (...)");
+        cut(i);
+        splits.push(parseGap(body));
+      }
+      from = close + 1;
+      i = close;
+    } else if (c === C_RB) throw new SigSyntaxError("unbalanced '}'");
+  }
+  if (depth !== 0) throw new SigSyntaxError("missing ')'");
+  cut(hex.length);
+  return { texts, splits };
+}
+
+/** `{n}` `{n-m}` `{-m}` `{n-}`; a max of 0 means unbounded, as in ClamAV. */
+function parseGap(body: string): Split {
+  const dash = body.indexOf("-");
+  let min = 0, max = 0;
+  if (dash < 0) min = max = num(body, `{${body}}`);
+  else {
+    const a = body.slice(0, dash), b = body.slice(dash + 1);
+    if (a) min = num(a, `{${body}}`);
+    if (b) max = num(b, `{${body}}`);
+  }
+  if (max === 0) return { min, max: null };
+  if (min > max) throw new SigSyntaxError(`gap {${body}} has min > max and can never match`);
+  return { min, max };
+}
+
+function parseAnchor(tok: string, range: string, nocase: boolean): Anchor {
+  if (hexVal(tok.charCodeAt(0)) < 0 || hexVal(tok.charCodeAt(1)) < 0)
+    throw new SigSyntaxError(`anchor byte '${tok}' must be plain hex`);
+  const p = pairAt(tok, 0, nocase);
+  const dash = range.indexOf("-");
+  const min = num(dash < 0 ? range : range.slice(0, dash), `[${range}]`);
+  const max = dash < 0 ? min : num(range.slice(dash + 1), `[${range}]`);
+  if (min > max || max > MAX_ANCHOR_DIST) throw new SigSyntaxError(`bad anchor range [${range}] (need n <= m <= ${MAX_ANCHOR_DIST})`);
+  return { byte: p.b, mask: p.m, min, max };
+}
+
+/** Strip `hh[n-m]` / `[n-m]hh` anchors the way cli_ac_addsig does. */
+function takeAnchors(text: string, nocase: boolean): { core: string; left?: Anchor; right?: Anchor } {
+  let rest = text;
+  let left: Anchor | undefined, right: Anchor | undefined;
+  for (let k = 0; k < 2; k++) {
+    const lb = rest.indexOf("[");
+    if (lb < 0) break;
+    const rb = rest.indexOf("]", lb + 1);
+    if (rb < 0) throw new SigSyntaxError("missing ']'");
+    const range = rest.slice(lb + 1, rb), before = rest.slice(0, lb), after = rest.slice(rb + 1);
+    if (before.length === 2) {
+      if (k) throw new SigSyntaxError("[n-m] needs a single byte on one side and the pattern on the other");
+      left = parseAnchor(before, range, nocase);
+      rest = after;
+    } else if (after.length === 2) {
+      right = parseAnchor(after, range, nocase);
+      rest = before;
+      break;
+    } else throw new SigSyntaxError("[n-m] needs a single byte on one side and the pattern on the other");
+  }
+  if (rest.includes("[") || rest.includes("]")) throw new SigSyntaxError("misplaced '[' or ']'");
+  return { core: rest, left, right };
+}
+
+function matchParen(s: string, open: number): number {
+  let level = 0, nest = 0;
+  for (let i = open + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === C_LP) {
+      level++;
+      if (++nest > MAX_ALT_NESTING) throw new SigSyntaxError(`alternatives nested deeper than ${MAX_ALT_NESTING}`);
+    } else if (c === C_RP) {
+      if (level === 0) return i;
+      level--;
+    }
+  }
+  throw new SigSyntaxError("missing ')'");
+}
+
+const setOf = (): Uint8Array => new Uint8Array(32);
+const setAdd = (s: Uint8Array, b: number) => (s[b >> 3] |= 1 << (b & 7));
+function setAddPos(s: Uint8Array, p: Pos) {
+  for (let b = 0; b < 256; b++) if ((b & p.m) === p.b) setAdd(s, b);
+}
+function complement(s: Uint8Array): Uint8Array {
+  const out = setOf();
+  for (let i = 0; i < 32; i++) out[i] = ~s[i] & 0xff;
+  return out;
+}
+const isAlnum = (b: number) => (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122);
+/** ClamAV matcher-ac.c boundary[]: nonzero bytes count as a "(B)" byte inside a pattern. */
+const BOUNDARY_BYTES = [0x0a, 0x0d, 0x20, 0x22, 0x27, 0x2d, 0x2e, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x5f];
+
+/** `(B)` / `(W)` / `(L)` in the middle of a part: one (or for L, LF or CR LF) byte of that class. */
+function midClass(kind: "B" | "L" | "W", neg: boolean): Elem {
+  if (kind === "L") {
+    if (neg) throw new SigSyntaxError("!(L) inside a pattern is not supported");
+    return { t: "alt", alts: [[{ b: 0x0a, m: 0xff }], [{ b: 0x0d, m: 0xff }, { b: 0x0a, m: 0xff }]] };
+  }
+  let set = setOf();
+  for (let b = 0; b < 256; b++) if (kind === "B" ? BOUNDARY_BYTES.includes(b) : !isAlnum(b)) setAdd(set, b);
+  if (neg) set = complement(set);
+  return { t: "set", set };
+}
+
+/** Generic alternates: alts := seq ('|' seq)*, seq := (pair | '(' alts ')')*. */
+function expandGeneric(s: string, nocase: boolean): Pos[][] {
+  let i = 0;
+  const alts = (): Pos[][] => {
+    const out: Pos[][] = [];
+    for (;;) {
+      out.push(...seq());
+      if (out.length > MAX_ALTERNATIVES) throw new SigSyntaxError(`alternatives expand to more than ${MAX_ALTERNATIVES}`);
+      if (s.charCodeAt(i) !== C_BAR) return out;
+      i++;
+    }
+  };
+  const seq = (): Pos[][] => {
+    let acc: Pos[][] = [[]];
+    let any = false;
+    while (i < s.length) {
+      const c = s.charCodeAt(i);
+      if (c === C_BAR || c === C_RP) break;
+      let next: Pos[][];
+      if (c === C_BANG) throw new SigSyntaxError("generic alternates cannot contain negations");
+      if (c === C_LP) {
+        i++;
+        next = alts();
+        if (s.charCodeAt(i) !== C_RP) throw new SigSyntaxError("missing ')'");
+        i++;
+      } else {
+        if (i + 1 >= s.length) throw new SigSyntaxError("odd number of hex digits in alternative");
+        next = [[pairAt(s, i, nocase)]];
+        i += 2;
+      }
+      if (acc.length * next.length > MAX_ALTERNATIVES) throw new SigSyntaxError(`alternatives expand to more than ${MAX_ALTERNATIVES}`);
+      const grown: Pos[][] = [];
+      for (const a of acc) for (const n of next) grown.push(a.concat(n));
+      acc = grown;
+      any = true;
+    }
+    if (!any) throw new SigSyntaxError("empty alternative");
+    return acc;
+  };
+  const out = alts();
+  if (i !== s.length) throw new SigSyntaxError("unbalanced ')' in alternatives");
+  const seen = new Set<string>();
+  return out.filter((a) => {
+    const k = a.map((p) => p.b * 256 + p.m).join(",");
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}
+
+function parseGroup(body: string, neg: boolean, o: HexOptions): Elem {
+  const nocase = !!o.nocase;
+  let fixed = !o.anyOption && !body.includes("(") && !body.includes("?");
+  const strs = body.split("|");
+  if (fixed) for (const a of strs) if (a.length !== strs[0].length) fixed = false;
+  if (fixed) {
+    const bytes = strs.map((a) => {
+      if (a.length === 0 || a.length % 2) throw new SigSyntaxError(`bad alternative '${a}'`);
+      const out = new Uint8Array(a.length / 2);
+      for (let k = 0; k < out.length; k++) out[k] = pairAt(a, 2 * k, false).b;
+      return out;
+    });
+    if (bytes[0].length === 1) {
+      const set = setOf();
+      for (const b of bytes) setAdd(set, b[0]);
+      return { t: "set", set: neg ? complement(set) : set };
+    }
+    if (neg) return { t: "notstr", strs: bytes, len: bytes[0].length };
+    return { t: "alt", alts: bytes.map((b) => Array.from(b, (x) => ({ b: x, m: 0xff }))) };
+  }
+  if (neg) throw new SigSyntaxError("negation is not allowed on generic alternates (variable length, nibbles, nesting or :: options)");
+  const alts = expandGeneric(body, nocase);
+  if (alts.every((a) => a.length === 1)) {
+    const set = setOf();
+    for (const a of alts) setAddPos(set, a[0]); // a nocase letter (mask 0xdf) adds both cases
+    return { t: "set", set };
+  }
+  return { t: "alt", alts };
+}
+
+/** Parse one ClamAV part (chunk) text into elements and edge checks; enforce the static-run rule. */
+function parseChunk(text: string, o: HexOptions): Chunk {
+  if (text.length < 4) throw new SigSyntaxError(`part '${text}' is shorter than 2 bytes`);
+  const { core, left, right } = takeAnchors(text, !!o.nocase);
+  const elems: Elem[] = [];
+  const edges: Edge[] = [];
+  const fixedSlot: boolean[] = [];
+  for (let i = 0; i < core.length; ) {
+    const c = core.charCodeAt(i);
+    if (c === C_BANG || c === C_LP) {
+      const neg = c === C_BANG;
+      const open = neg ? i + 1 : i;
+      if (core.charCodeAt(open) !== C_LP) throw new SigSyntaxError("'!' must be followed by '('");
+      const close = matchParen(core, open);
+      const body = core.slice(open + 1, close);
+      if (!body) throw new SigSyntaxError("empty ()");
+      if (body === "B" || body === "L" || body === "W") {
+        if (close === core.length - 1) edges.push({ kind: body, right: true, neg });
+        else if (open === 0) edges.push({ kind: body, right: false, neg: false });
+        else {
+          elems.push(midClass(body, neg));
+          fixedSlot.push(false);
+        }
+      } else {
+        elems.push(parseGroup(body, neg, o));
+        fixedSlot.push(false);
+      }
+      i = close + 1;
+    } else {
+      if (i + 1 >= core.length) throw new SigSyntaxError("odd number of hex digits");
+      const p = pairAt(core, i, !!o.nocase);
+      elems.push({ t: "pos", b: p.b, m: p.m });
+      fixedSlot.push(p.m === 0xff || p.m === 0xdf);
+      i += 2;
+    }
+  }
+  if (fixedSlot.length < 2) throw new SigSyntaxError(`part '${text}' is shorter than 2 bytes`);
+  let run = false;
+  for (let k = 0; k + 1 < fixedSlot.length && !run; k++) run = fixedSlot[k] && fixedSlot[k + 1];
+  if (!run) throw new SigSyntaxError(`part '${text}' has no run of 2 fixed bytes (ClamAV needs one to anchor it)`);
+  return { elems, edges, left, right };
+}
+
+/** Build the segment of one chunk for one choice of its alternatives. */
+function buildSegment(ch: Chunk, pick: number[]): Segment {
+  let len = 0, a = 0;
+  for (const e of ch.elems) len += e.t === "notstr" ? e.len : e.t === "alt" ? e.alts[pick[a++]].length : 1;
+  if (len > MAX_SEGMENT_BYTES) throw new SigSyntaxError(`part longer than ${MAX_SEGMENT_BYTES} bytes`);
+  const bytes = new Uint8Array(len), masks = new Uint8Array(len);
+  const checks: ByteCheck[] = [];
+  let at = 0;
+  a = 0;
+  for (const e of ch.elems) {
+    if (e.t === "pos") {
+      bytes[at] = e.b;
+      masks[at++] = e.m;
+    } else if (e.t === "set") checks.push({ kind: "set", at: at++, set: e.set });
+    else if (e.t === "notstr") {
+      checks.push({ kind: "notstr", at, strs: e.strs });
+      at += e.len;
+    } else
+      for (const p of e.alts[pick[a++]]) {
+        bytes[at] = p.b;
+        masks[at++] = p.m;
+      }
+  }
+  for (const g of ch.edges) checks.push(g.neg ? { kind: g.kind, at: g.right ? len : 0, neg: true } : { kind: g.kind, at: g.right ? len : 0 });
+  if (ch.left) checks.push({ kind: "near", at: 0, dir: -1, ...ch.left });
+  if (ch.right) checks.push({ kind: "near", at: len, dir: 1, ...ch.right });
+  return { bytes, masks, checks };
+}
+
+/**
+ * Parse ClamAV body-signature hex into alternatives (each alternative matches on its own).
+ * Throws SigSyntaxError with the reason on anything ClamAV would reject.
+ */
+export function parseHexSig(hex: string, opts: HexOptions = {}): BodyAlt[] {
+  if (hex.length === 0) throw new SigSyntaxError("empty signature");
+  if (hex.length > MAX_HEX_CHARS) throw new SigSyntaxError(`signature longer than ${MAX_HEX_CHARS} characters`);
+  const { texts, splits } = splitChunks(hex);
+  const chunks = texts.map((t) => parseChunk(t, opts));
+  // alternative choices: one counter per "alt" element, in chunk order
+  const radix: number[] = [];
+  for (const ch of chunks) for (const e of ch.elems) if (e.t === "alt") radix.push(e.alts.length);
+  let total = 1;
+  for (const r of radix) {
+    total *= r;
+    if (total > MAX_ALTERNATIVES) throw new SigSyntaxError(`signature expands to more than ${MAX_ALTERNATIVES} alternatives`);
+  }
+  const out: BodyAlt[] = [];
+  const pick = new Array<number>(radix.length).fill(0);
+  for (let n = 0; n < total; n++) {
+    let k = 0;
+    const parts: Part[] = [];
+    const partGapMin: number[] = [];
+    chunks.forEach((ch, ci) => {
+      const mine = pick.slice(k, k + ch.elems.filter((e) => e.t === "alt").length);
+      k += mine.length;
+      const seg = buildSegment(ch, mine);
+      const sp = ci === 0 ? null : splits[ci - 1];
+      if (ci === 0 || sp!.max === null) {
+        parts.push({ segs: [seg], gapMin: [], gapMax: [] });
+        partGapMin.push(ci === 0 ? 0 : sp!.min);
+      } else {
+        const p = parts[parts.length - 1];
+        p.segs.push(seg);
+        p.gapMin.push(sp!.min);
+        p.gapMax.push(sp!.max!);
+      }
+    });
+    out.push({ parts, partGapMin });
+    for (let d = radix.length - 1; d >= 0; d--) {
+      if (++pick[d] < radix[d]) break;
+      pick[d] = 0;
+    }
+  }
+  return out;
+}
