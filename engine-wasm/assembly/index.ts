@@ -26,6 +26,7 @@ let nSids: u32 = 0;
 
 let sidGen: usize = 0; // u32[nSids]
 let sidCount: usize = 0; // u32[nSids]
+let sidLast: usize = 0; // u32[nSids]: anchor position of the last counted match
 let slotE: usize = 0; // u32[nSlots]: earliest end of a valid chain through that part
 let outPtr: usize = 0; // u32[outCap]: sids matched for the first time in this scan
 let outCap: u32 = 0;
@@ -66,9 +67,10 @@ export function init(base: usize): u32 {
 }
 
 /** Give this instance its private state region (laid out by the host). */
-export function initState(genP: usize, countP: usize, slotP: usize, outP: usize, outN: u32, defP: usize, defN: u32): void {
+export function initState(genP: usize, countP: usize, lastP: usize, slotP: usize, outP: usize, outN: u32, defP: usize, defN: u32): void {
   sidGen = genP;
   sidCount = countP;
+  sidLast = lastP;
   slotE = slotP;
   outPtr = outP;
   outCap = outN;
@@ -390,6 +392,7 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
   if (load<u32>(gp) != gen) {
     store<u32>(gp, gen);
     store<u32>(sidCount + (<usize>sid << 2), 0);
+    store<u32>(sidLast + (<usize>sid << 2), NONE);
     const sb = load<u32>(sp + SID.SLOTBASE);
     const ns = load<u32>(sp + SID.NSLOTS);
     for (let s: u32 = 0; s < ns; s++) store<u32>(slotE + (<usize>(sb + s) << 2), NONE);
@@ -431,7 +434,7 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
 
   const ep = slotE + (<usize>slot << 2);
   if (end < load<u32>(ep)) store<u32>(ep, end);
-  if (part + 1 == load<u32>(pp + PAT.NPARTS)) hit(sid);
+  if (part + 1 == load<u32>(pp + PAT.NPARTS)) hit(sid, segPos);
   return true;
 }
 
@@ -465,7 +468,14 @@ function resolveDeferred(): void {
   }
 }
 
-function hit(sid: u32): void {
+/** Count a match of `sid` whose last part's anchor segment is at `at`. Alternatives of one
+ *  signature that end in the same place are one match (ClamAV counts distinct positions);
+ *  they are verified one after another from the same probe, so comparing with the last
+ *  counted position is enough. */
+function hit(sid: u32, at: u32): void {
+  const lp = sidLast + (<usize>sid << 2);
+  if (load<u32>(lp) == at) return;
+  store<u32>(lp, at);
   const cp = sidCount + (<usize>sid << 2);
   const c = load<u32>(cp) + 1;
   store<u32>(cp, c);

@@ -136,9 +136,9 @@ function distinctGrams(ch: (number[] | null)[], w: number, S: number, G: number)
 /** Pick the anchor of a part: over every gram class (below `onlyBelow`) and every window
  *  of fixed bytes, the one with the fewest expected candidates per probed byte; null if no
  *  segment has two fixed bytes in a row. */
-export function chooseAnchor(segs: Segment[], onlyBelow = GRAM_CLASSES.length): Anchor | null {
+export function chooseAnchor(segs: Segment[], onlyBelow = GRAM_CLASSES.length, onlySeg = -1): Anchor | null {
   const m = loadModels();
-  const choices = segs.map(positionChoices);
+  const choices = segs.map((seg, i) => (onlySeg < 0 || i === onlySeg ? positionChoices(seg) : []));
   let best: Anchor | null = null;
   let bestCost = Infinity;
   for (let cls = 0; cls < onlyBelow; cls++) {
@@ -180,9 +180,16 @@ export function chooseAnchor(segs: Segment[], onlyBelow = GRAM_CLASSES.length): 
 export const MIN_CLASS_SHARE = 0.05;
 
 /** Anchors for many parts at once: each part's best anchor, then parts in sparsely used
- *  classes moved up to a class with more patterns when they have a window there. */
-export function chooseAnchors(parts: Segment[][]): (Anchor | null)[] {
-  const out = parts.map((segs) => chooseAnchor(segs));
+ *  classes moved up to a class with more patterns when they have a window there.
+ *  `lastSeg`: anchor in the last segment when it can be. A logical-signature subsig counts
+ *  its matches by distinct start of its last segment (ClamAV's rule): with the anchor
+ *  there, each anchor occurrence that verifies is exactly one counted match. */
+export function chooseAnchors(parts: { segs: Segment[]; lastSeg: boolean }[]): (Anchor | null)[] {
+  const pick = (i: number, below = GRAM_CLASSES.length) => {
+    const { segs, lastSeg } = parts[i];
+    return (lastSeg && chooseAnchor(segs, below, segs.length - 1)) || chooseAnchor(segs, below);
+  };
+  const out = parts.map((_, i) => pick(i));
   const count = GRAM_CLASSES.map(() => 0);
   for (const a of out) if (a) count[a.cls]++;
   const total = out.length;
@@ -190,7 +197,7 @@ export function chooseAnchors(parts: Segment[][]): (Anchor | null)[] {
     if (count[cls] === 0 || count[cls] >= MIN_CLASS_SHARE * total) continue;
     out.forEach((a, i) => {
       if (!a || a.cls !== cls) return;
-      const up = chooseAnchor(parts[i], cls);
+      const up = pick(i, cls);
       if (up) {
         out[i] = up;
         count[cls]--;

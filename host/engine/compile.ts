@@ -11,6 +11,7 @@
  * state slot holding the earliest end of a valid chain through it.
  */
 import type { BodySig, HashAlgo, HashSig, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
+import { evalLogic } from "../sigs/logic.js";
 import { chooseAnchors, gramVariants, GRAM_CLASSES } from "./anchor.js";
 import { BlobWriter } from "./blob-writer.js";
 import { CHECK_KIND, CHKF_NEG, CHKF_RIGHT, CHK, DB, DB_MAGIC, DB_VERSION, GRAM_ENTRY_SIZE, PAT, SEG, SID, SIDF_COUNTS, TBL } from "./layout.js";
@@ -30,6 +31,9 @@ export interface DbMeta {
   ldb: { name: string; target: number | null; fileSize?: [number, number]; expr: LogicNode; subs: number[] }[];
   /** for each sid >= ndbNames.length: the ldb index it belongs to */
   sidLdb: number[];
+  /** ldb indexes whose logic holds with every count at zero (e.g. `0<1`): ClamAV evaluates
+   *  every logical signature on every object, so these are checked even with no match */
+  ldbZeroTrue: number[];
   hash: HashSection[];
   allow: HashSection[];
   /** hash-signature names: u32 offsets [n+1] at namesOff, UTF-8 bytes at namesBytes */
@@ -79,7 +83,9 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   const errors: LoadError[] = [...set.errors];
   let nSlots = 0;
   let unanchored = 0;
-  const anchors = chooseAnchors(bodies.flatMap(({ body }) => body.alts.flatMap((alt) => alt.parts.map((p) => p.segs))));
+  const anchors = chooseAnchors(
+    bodies.flatMap(({ body, counts }) => body.alts.flatMap((alt) => alt.parts.map((p, j) => ({ segs: p.segs, lastSeg: counts && j === alt.parts.length - 1 })))),
+  );
   let partIndex = 0;
   bodies.forEach(({ body, target, counts }, sid) => {
     const slotBase = nSlots;
@@ -164,6 +170,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
     ndbNames: set.ndb.map((s) => s.name),
     ldb: ldbMeta,
     sidLdb,
+    ldbZeroTrue: set.ldb.flatMap((l, i) => (evalLogic(l.expr, new Array(l.subsigs.length).fill(0)) ? [i] : [])),
     hash,
     allow,
     hashNames: { n: hashNames.length, offsets: namesOffsetsOff, bytes: namesBytesOff },
@@ -239,7 +246,8 @@ function writeSegments(w: BlobWriter, segs: Segment[], gapMin: number[], gapMax:
         }
         const r = k * (CHK.SIZE / 4);
         crec[r] = CHECK_KIND[c.kind];
-        crec[r + 1] = c.at;
+        // boundary rules look just outside the segment: before it (at 0) or after it
+        crec[r + 1] = c.kind === "B" || c.kind === "L" || c.kind === "W" ? (c.at > 0 ? s.bytes.length : 0) : c.at;
         crec[r + 2] = data;
         crec[r + 3] = len;
       });

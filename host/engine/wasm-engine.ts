@@ -30,7 +30,7 @@ const INITIAL_WINDOW = 4 << 20;
 export interface EngineExports {
   heapBase(): number;
   init(base: number): number;
-  initState(gen: number, count: number, slot: number, out: number, outN: number, def: number, defN: number): void;
+  initState(gen: number, count: number, last: number, slot: number, out: number, outN: number, def: number, defN: number): void;
   lastFlags(): number;
   scan(data: number, len: number, objType: number): number;
   countOf(sid: number): number;
@@ -99,7 +99,7 @@ export class EngineInstance {
   }
 
   private stateBytes(): number {
-    return 4 * this.nSids * 2 + 4 * this.nSlots + 4 * (this.nSids + 1) + 8 * DEFER_CAP + 64;
+    return 4 * this.nSids * 3 + 4 * this.nSlots + 4 * (this.nSids + 1) + 8 * DEFER_CAP + 64;
   }
 
   /** (Re)create the instance over the same database and state region, e.g. after a trap. */
@@ -110,10 +110,11 @@ export class EngineInstance {
     if (this.ex.init(DB_BASE) !== 0) throw new Error("engine rejected the compiled database");
     const gen = this.statePtr;
     const count = gen + 4 * this.nSids;
-    const slot = count + 4 * this.nSids;
+    const last = count + 4 * this.nSids;
+    const slot = last + 4 * this.nSids;
     this.outPtr = slot + 4 * this.nSlots;
     const def = this.outPtr + 4 * (this.nSids + 1);
-    this.ex.initState(gen, count, slot, this.outPtr, this.nSids + 1, def, DEFER_CAP);
+    this.ex.initState(gen, count, last, slot, this.outPtr, this.nSids + 1, def, DEFER_CAP);
     this.refreshView();
   }
 

@@ -149,24 +149,36 @@ function makeCtx(st: State, _path: string): UnpackCtx & { found: string[] } {
   };
 }
 
-function matchBody(st: State, data: Uint8Array, target: number, path: string): void {
-  const { engine, db } = st.env;
+/** Body and logical signatures matched in one object: ndb indexes and ldb indexes. */
+export function matchSignatures(engine: EngineInstance, db: DbView, data: Uint8Array, target: number): { ndb: number[]; ldb: number[]; flags: number } {
   const r = engine.scan(data, target);
-  st.scanned += data.length;
-  if (r.flags & (FLAG_DEFER_OVERFLOW | FLAG_OUT_OVERFLOW | FLAG_VERIFY_BUDGET)) {
-    st.notScanned.push({ name: "Heuristics.Limits.Exceeded.MatcherState", path, reason: `engine flags ${r.flags}` });
-  }
+  const ndb: number[] = [];
   const ldbSeen = new Set<number>();
   for (const sid of r.sids) {
-    if (sid < db.nNdb) st.detections.push({ name: db.meta.ndbNames[sid], path, kind: "signature" });
+    if (sid < db.nNdb) ndb.push(sid);
     else ldbSeen.add(db.meta.sidLdb[sid - db.nNdb]);
   }
+  for (const li of db.meta.ldbZeroTrue) ldbSeen.add(li);
+  const ldb: number[] = [];
   for (const li of [...ldbSeen].sort((a, b) => a - b)) {
     const l = db.meta.ldb[li];
+    if (l.target !== null && l.target !== 0 && l.target !== target) continue;
     if (l.fileSize && (data.length < l.fileSize[0] || data.length > l.fileSize[1])) continue;
     const counts = l.subs.map((sid) => engine.countOf(sid));
-    if (evalLogic(l.expr, counts)) st.detections.push({ name: l.name, path, kind: "signature" });
+    if (evalLogic(l.expr, counts)) ldb.push(li);
   }
+  return { ndb, ldb, flags: r.flags };
+}
+
+function matchBody(st: State, data: Uint8Array, target: number, path: string): void {
+  const { engine, db } = st.env;
+  const m = matchSignatures(engine, db, data, target);
+  st.scanned += data.length;
+  if (m.flags & (FLAG_DEFER_OVERFLOW | FLAG_OUT_OVERFLOW | FLAG_VERIFY_BUDGET)) {
+    st.notScanned.push({ name: "Heuristics.Limits.Exceeded.MatcherState", path, reason: `engine flags ${m.flags}` });
+  }
+  for (const i of m.ndb) st.detections.push({ name: db.meta.ndbNames[i], path, kind: "signature" });
+  for (const i of m.ldb) st.detections.push({ name: db.meta.ldb[i].name, path, kind: "signature" });
 }
 
 function digest(algo: HashAlgo, data: Uint8Array): Uint8Array {

@@ -52,6 +52,34 @@ export interface HexOptions {
   nocase?: boolean;
   /** any `::` option was given: ClamAV then treats every group as generic alternates */
   anyOption?: boolean;
+  /** the signature's target root has ClamAV's shift-or prefilter (targets 0, 1, 4, 7): each
+   *  part must then also satisfy prefilterRule() or ClamAV refuses the whole database */
+  prefilter?: boolean;
+}
+
+/** Targets whose ClamAV matcher root has the prefilter (matcher.h cli_mtargets[]). */
+export const PREFILTER_TARGETS: ReadonlySet<number> = new Set([0, 1, 4, 7]);
+/** filtering.c MAXPATLEN: the prefilter looks at the first 255 positions of a part. */
+const PREFILTER_MAXPATLEN = 255;
+
+/** Slot kinds as ClamAV's prefilter sees them: fixed/nibble/?? ('c', any = ??), a
+ *  single-byte alternative set ('a', AC_SPECIAL_ALT_CHAR), any other group or class ('s'). */
+type Slot = { kind: "c" | "a" | "s"; any: boolean; fixed: boolean };
+
+/**
+ * filtering.c filter_add_acpatt, run on every part added to a prefiltered root: skip leading
+ * 's' slots, then the run up to the next 's' slot must have ≥ 2 slots and one adjacent pair
+ * that is not `????`. Otherwise ClamAV warns "Don't know how to create filter" / "Subpattern
+ * too short" / "no viable choices" and fails the load (measured: `??(aabb|ccdd)eeff0011`).
+ */
+function prefilterRule(slots: Slot[], text: string): void {
+  let i = 0;
+  while (i < slots.length && slots[i].kind === "s") i++;
+  const start = i;
+  while (i < slots.length && slots[i].kind !== "s" && i - start < PREFILTER_MAXPATLEN) i++;
+  if (i - start < 2) throw new SigSyntaxError(`part '${text}': ClamAV's prefilter needs 2 positions before the first multi-byte group or class`);
+  for (let k = start; k + 1 < i; k++) if (!(slots[k].any && slots[k + 1].any)) return;
+  throw new SigSyntaxError(`part '${text}': ClamAV's prefilter finds only ???? before the first multi-byte group or class`);
 }
 
 interface Pos {
@@ -310,7 +338,14 @@ function expandGeneric(s: string, nocase: boolean): Pos[][] {
   });
 }
 
-function parseGroup(body: string, neg: boolean, o: HexOptions): Elem {
+/** A group and whether ClamAV stores it as a single-byte alternative (AC_SPECIAL_ALT_CHAR). */
+function parseGroup(body: string, neg: boolean, o: HexOptions): { e: Elem; altChar: boolean } {
+  const e = parseGroupElem(body, neg, o);
+  const altChar = !o.anyOption && !body.includes("(") && !body.includes("?") && e.t === "set";
+  return { e, altChar };
+}
+
+function parseGroupElem(body: string, neg: boolean, o: HexOptions): Elem {
   const nocase = !!o.nocase;
   let fixed = !o.anyOption && !body.includes("(") && !body.includes("?");
   const strs = body.split("|");
@@ -346,7 +381,7 @@ function parseChunk(text: string, o: HexOptions): Chunk {
   const { core, left, right } = takeAnchors(text, !!o.nocase);
   const elems: Elem[] = [];
   const edges: Edge[] = [];
-  const fixedSlot: boolean[] = [];
+  const slots: Slot[] = [];
   for (let i = 0; i < core.length; ) {
     const c = core.charCodeAt(i);
     if (c === C_BANG || c === C_LP) {
@@ -361,24 +396,26 @@ function parseChunk(text: string, o: HexOptions): Chunk {
         else if (open === 0) edges.push({ kind: body, right: false, neg: false });
         else {
           elems.push(midClass(body, neg));
-          fixedSlot.push(false);
+          slots.push({ kind: "s", any: false, fixed: false });
         }
       } else {
-        elems.push(parseGroup(body, neg, o));
-        fixedSlot.push(false);
+        const g = parseGroup(body, neg, o);
+        elems.push(g.e);
+        slots.push({ kind: g.altChar ? "a" : "s", any: false, fixed: false });
       }
       i = close + 1;
     } else {
       if (i + 1 >= core.length) throw new SigSyntaxError("odd number of hex digits");
       const p = pairAt(core, i, !!o.nocase);
       elems.push({ t: "pos", b: p.b, m: p.m });
-      fixedSlot.push(p.m === 0xff || p.m === 0xdf);
+      slots.push({ kind: "c", any: p.m === 0, fixed: p.m === 0xff || p.m === 0xdf });
       i += 2;
     }
   }
-  if (fixedSlot.length < 2) throw new SigSyntaxError(`part '${text}' is shorter than 2 bytes`);
+  if (slots.length < 2) throw new SigSyntaxError(`part '${text}' is shorter than 2 bytes`);
+  if (o.prefilter) prefilterRule(slots, text);
   let run = false;
-  for (let k = 0; k + 1 < fixedSlot.length && !run; k++) run = fixedSlot[k] && fixedSlot[k + 1];
+  for (let k = 0; k + 1 < slots.length && !run; k++) run = slots[k].fixed && slots[k + 1].fixed;
   if (!run) throw new SigSyntaxError(`part '${text}' has no run of 2 fixed bytes (ClamAV needs one to anchor it)`);
   return { elems, edges, left, right };
 }

@@ -60,6 +60,8 @@ export interface RunResult {
   /** the first limit a hook enforced, if any */
   tripped: Tripped | null;
   written: number;
+  /** what escaped callMain when the run aborted (the instance is then discarded) */
+  aborted: string | null;
 }
 
 interface Instance {
@@ -210,18 +212,17 @@ export function run7z(inst: Instance, args: string[], budget: RunBudget): RunRes
   const savedExitCode = process.exitCode;
   inst.job = job;
   let exitCode = -1;
-  let healthy = false;
+  let aborted: string | null = null;
   try {
     exitCode = inst.module.callMain(args) as unknown as number;
-    healthy = true;
-  } catch {
-    exitCode = -1; // an abort inside the WASM code (e.g. out of memory)
+  } catch (e) {
+    aborted = String(e); // an abort inside the WASM code (e.g. out of memory)
   } finally {
     inst.job = null;
     process.exitCode = savedExitCode;
-    if (!healthy || inst.memory.buffer.byteLength > HEAP_RESET_BYTES) discard(inst);
+    if (aborted !== null || inst.memory.buffer.byteLength > HEAP_RESET_BYTES) discard(inst);
   }
-  return { exitCode, stdout: job.out, stderr: job.err, tripped: job.tripped, written: job.written };
+  return { exitCode, stdout: job.out, stderr: job.err, tripped: job.tripped, written: job.written, aborted };
 }
 
 /** Drops the instance so the next archive gets a fresh heap. */

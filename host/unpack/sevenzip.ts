@@ -49,6 +49,30 @@ export function looksLikeSevenZip(data: Uint8Array): boolean {
   return sevenZipFormat(data) !== null;
 }
 
+/** AES-256 + SHA-256 coder ID in 7z headers */
+const AES_CODER = [0x06, 0xf1, 0x07, 0x01];
+/** The encoded-header stream info is a few dozen bytes; more is not a real header. */
+const MAX_ENCODED_HEADER_INFO = 4096;
+
+/**
+ * A 7z archive whose header is encrypted (-mhe=on): the next header is a kEncodedHeader
+ * (0x17) whose coders include AES. 7-Zip cannot even list it without the password (and
+ * this WASM build aborts on the wrong one), so we decide from the bytes.
+ */
+export function sevenZipHeaderEncrypted(d: Uint8Array): boolean {
+  if (sevenZipFormat(d) !== "7z" || d.length < 32) return false;
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const offset = Number(view.getBigUint64(12, true));
+  const size = Number(view.getBigUint64(20, true));
+  const start = 32 + offset;
+  if (!Number.isSafeInteger(start) || start >= d.length || d[start] !== 0x17) return false;
+  const info = d.subarray(start, Math.min(d.length, start + Math.min(size, MAX_ENCODED_HEADER_INFO)));
+  for (let i = 0; i + AES_CODER.length <= info.length; i++) {
+    if (AES_CODER.every((b, k) => info[i + k] === b)) return true;
+  }
+  return false;
+}
+
 interface Listing {
   type: string | null;
   archiveMethods: string[];
@@ -65,6 +89,10 @@ export const unpackSevenZip: Unpacker = async function* (data: Uint8Array, ctx: 
   const input = `${dir}/in`;
   const children: Child[] = [];
   let limit: LimitExceeded | null = null;
+  if (sevenZipHeaderEncrypted(data)) {
+    ctx.heuristic(encryptedName("7z"));
+    return;
+  }
   fs.mkdir(dir);
   try {
     fs.writeFile(input, data);
@@ -77,7 +105,8 @@ export const unpackSevenZip: Unpacker = async function* (data: Uint8Array, ctx: 
       return;
     }
     if (!listing.type) {
-      if (sevenZipFormat(data) && sevenZipFormat(data) !== "nsis") throw new UnpackError("7z", errors.join(" ").slice(0, 200) || "cannot open");
+      const why = list.aborted !== null ? "7-Zip aborted on this input" : errors.join(" ").slice(0, 200) || "cannot open";
+      if (sevenZipFormat(data) && sevenZipFormat(data) !== "nsis") throw new UnpackError("7z", why);
       return; // an executable without an archive inside: nothing to unpack
     }
     if (!ACCEPTED_TYPES.has(listing.type.toLowerCase())) return;

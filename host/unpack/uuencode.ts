@@ -76,18 +76,28 @@ function uuLineLength(buf: Buffer, pos: number, end: number): number {
 }
 
 /** Decode the uu data lines from `start` until `end`, a zero-length line or a line that
- *  is not uu. Output is at most maxOut bytes; overflow is reported. */
+ *  is not uu. A first pass sizes the output exactly: a line's length character, not its
+ *  text, says how many bytes it holds (stripped trailing spaces are zeros), so "M" alone
+ *  on a line is 45 bytes and output can be 22x the input; more than maxOut is overflow. */
 function decodeUuLines(buf: Buffer, start: number, end: number, maxOut: number): { data: Buffer; overflow: boolean } {
-  const out = Buffer.allocUnsafe(Math.max(0, Math.min(maxOut, Math.ceil(((end - start) * 3) / 4))));
-  let off = 0;
+  let total = 0;
   let pos = start;
   while (pos < end) {
     const lineEnd = lineEndOf(buf, pos, end);
     const n = uuLineLength(buf, pos, lineEnd);
     if (n <= 0) break; // "`" line (end of data), "end", or not uu
-    if (off + n > out.length) return { data: out.subarray(0, off), overflow: true };
-    let p = pos + 1;
+    total += n;
+    pos = lineEnd + 1;
+  }
+  if (total > maxOut) return { data: Buffer.alloc(0), overflow: true };
+  const dataEnd = Math.min(pos, end);
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (pos = start; pos < dataEnd; ) {
+    const lineEnd = lineEndOf(buf, pos, dataEnd);
     const textEnd = lineEnd > pos && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+    const n = (buf[pos] - 0x20) & 0x3f;
+    let p = pos + 1;
     for (let k = 0; k < n; k += 3) {
       // characters missing at the end of the line (stripped spaces) decode as 0
       const c0 = p < textEnd ? (buf[p] - 0x20) & 0x3f : 0;

@@ -20,7 +20,7 @@ import { asBytes, checkDeclaredSize, inflateRawBounded, OutputOverflow, outputCa
 import { bunzip2Bounded } from "./bzip2.js";
 import { explode } from "./explode.js";
 import { inflate64 } from "./inflate64.js";
-import type { Child, UnpackCtx, Unpacker } from "./types.js";
+import { UnpackError, type Child, type UnpackCtx, type Unpacker } from "./types.js";
 
 /** ClamAV unzip.c: more than 5 overlapping members means a non-recursive zip bomb
  *  (Fifield 2019); real archives have none. */
@@ -78,7 +78,8 @@ class Reader {
   }
 }
 
-/** Index all members. Throws LimitExceeded("MaxFiles") past limits.maxFiles members. */
+/** Index all members. Throws LimitExceeded("MaxFiles") past limits.maxFiles members, and
+ *  UnpackError when the data has neither an end record nor a single local header. */
 export function indexZip(data: Uint8Array, ctx: UnpackCtx): ZipRecord[] {
   const r = new Reader(data);
   const records: ZipRecord[] = [];
@@ -116,6 +117,7 @@ export function indexZip(data: Uint8Array, ctx: UnpackCtx): ZipRecord[] {
     }
   }
   for (const [from, to] of gaps(covered, data.length)) scanLocalHeaders(r, from, to, add);
+  if (!dir && records.length === 0) throw new UnpackError("zip", "no end record and no local file header");
   return records;
 }
 
@@ -226,8 +228,14 @@ function applyZip64(r: Reader, pos: number, len: number, s: { compressed: number
     if (r.u16(p) !== 0x0001) continue;
     let q = p + 4;
     const end = q + r.u16(p + 2);
-    if (s.declared === 0xffffffff && q + 8 <= end) (s.declared = r.u64(q)), (q += 8);
-    if (s.compressed === 0xffffffff && q + 8 <= end) (s.compressed = r.u64(q)), (q += 8);
+    if (s.declared === 0xffffffff && q + 8 <= end) {
+      s.declared = r.u64(q);
+      q += 8;
+    }
+    if (s.compressed === 0xffffffff && q + 8 <= end) {
+      s.compressed = r.u64(q);
+      q += 8;
+    }
     if (s.offset === 0xffffffff && q + 8 <= end) s.offset = r.u64(q);
     return;
   }

@@ -1,6 +1,7 @@
 import zlib from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LimitExceeded } from "../../host/limits.js";
+import { UnpackError } from "../../host/unpack/types.js";
 import { detectType } from "../../host/unpack/filetype.js";
 import { countOverlaps, indexZip, unpackZip } from "../../host/unpack/zip.js";
 import { expectSurvivesMutants, mutants } from "../helpers/mutations.js";
@@ -254,6 +255,10 @@ describe("zip: broken archives", () => {
     expect(kids).toHaveLength(1);
     expect(kids[0].data.length).toBeGreaterThan(0);
     expect(kids[0].data).toEqual(payload.subarray(0, kids[0].data.length));
+  });
+
+  it("refuses data with no zip structure at all", async () => {
+    await expect(collect(unpackZip, text("PK but nothing else"))).rejects.toBeInstanceOf(UnpackError);
   });
 
   it("survives truncation and byte flips of every real zip variant", async () => {
