@@ -96,12 +96,17 @@ function failure(name: string, reason: string): Verdict {
   };
 }
 
-export async function createScanner(opts: ScannerOptions = {}): Promise<Scanner> {
+/** Options the library does not document for users: fault injection for the test suite. */
+export interface InternalScannerOptions extends ScannerOptions {
+  faults?: ThreadInit["faults"];
+}
+
+export async function createScanner(opts: InternalScannerOptions = {}): Promise<Scanner> {
   const t0 = performance.now();
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const allmatch = opts.allmatch ?? false;
   const [{ memory, db }, module] = await Promise.all([loadDatabase(opts), engineModule()]);
-  const init: ThreadInit = { module, memory, limits, allmatch };
+  const init: ThreadInit = { module, memory, limits, allmatch, faults: opts.faults };
   const nWorkers = opts.workers ?? os.availableParallelism();
 
   let local: ScanThread | null = null;
@@ -113,7 +118,7 @@ export async function createScanner(opts: ScannerOptions = {}): Promise<Scanner>
       workerFile: packageFile("dist/host/scan/worker.js"),
       size: nWorkers,
       workerData: init,
-      jobTimeoutMs: limits.maxScanTime + WATCHDOG_GRACE_MS,
+      jobTimeoutMs: limits.maxScanTime + Math.min(WATCHDOG_GRACE_MS, limits.maxScanTime),
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
       name: "scan",
     });

@@ -488,3 +488,19 @@ function hit(sid: u32, at: u32): void {
     }
   }
 }
+
+// ---------------------------------------------------------------- fault injection
+// Used only by tests (host/scan/scan-thread.ts ThreadInit.faults) to prove that a stuck or
+// trapping core costs one worker and one not-scanned verdict, nothing else.
+
+/** Never returns: what a pathological input could do to a buggy core. */
+export function faultSpin(): u32 {
+  let n: u32 = 0;
+  while (gen != 0xfffffffe) n++;
+  return n;
+}
+
+/** Traps (unreachable). */
+export function faultTrap(): void {
+  unreachable();
+}

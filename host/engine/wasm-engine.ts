@@ -34,6 +34,8 @@ export interface EngineExports {
   lastFlags(): number;
   scan(data: number, len: number, objType: number): number;
   countOf(sid: number): number;
+  faultSpin(): number;
+  faultTrap(): void;
 }
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
@@ -152,5 +154,11 @@ export class EngineInstance {
 
   countOf(sid: number): number {
     return this.ex.countOf(sid);
+  }
+
+  /** Test-only fault injection (see ThreadInit.faults). */
+  fault(kind: "spin" | "trap"): void {
+    if (kind === "spin") this.ex.faultSpin();
+    else this.ex.faultTrap();
   }
 }

@@ -16,7 +16,8 @@ export function doubleExtensionHeuristic(name: string, cls: Classification): str
   return null;
 }
 
-/** Heuristics that say "this part could not be looked into" rather than "this is bad". */
+/** Heuristics that say "this part could not be looked into" rather than "this is bad":
+ *  encrypted content, limits, and archives built to defeat unpacking (overlapping members). */
 export function heuristicIsNotScanned(name: string): boolean {
-  return name.startsWith("Heuristics.Encrypted.") || name.startsWith("Heuristics.Limits.");
+  return name.startsWith("Heuristics.Encrypted.") || name.startsWith("Heuristics.Limits.") || name === "Heuristics.Zip.OverlappingFiles";
 }

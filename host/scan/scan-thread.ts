@@ -16,6 +16,9 @@ export interface ThreadInit {
   memory: WebAssembly.Memory;
   limits: Limits;
   allmatch: boolean;
+  /** Test-only: inputs starting with these markers make the core spin forever or trap, to
+   *  exercise the watchdog and trap handling. Never set by the CLI or the daemon. */
+  faults?: { spin?: string; trap?: string };
 }
 
 export type ScanRequest =
@@ -24,8 +27,13 @@ export type ScanRequest =
 
 export class ScanThread {
   private readonly env: ScanEnv;
+  private readonly faults: { spin?: Buffer; trap?: Buffer };
 
   constructor(init: ThreadInit) {
+    this.faults = {
+      spin: init.faults?.spin ? Buffer.from(init.faults.spin) : undefined,
+      trap: init.faults?.trap ? Buffer.from(init.faults.trap) : undefined,
+    };
     this.env = {
       engine: new EngineInstance(init.module, init.memory),
       db: new DbView(init.memory),
@@ -50,6 +58,13 @@ export class ScanThread {
     } else {
       data = req.data;
     }
+    this.injectFaults(data);
     return scanBuffer(env, data);
+  }
+
+  private injectFaults(data: Uint8Array): void {
+    const { spin, trap } = this.faults;
+    if (spin && Buffer.from(data.buffer, data.byteOffset, data.byteLength).subarray(0, spin.length).equals(spin)) this.env.engine.fault("spin");
+    if (trap && Buffer.from(data.buffer, data.byteOffset, data.byteLength).subarray(0, trap.length).equals(trap)) this.env.engine.fault("trap");
   }
 }

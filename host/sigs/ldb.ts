@@ -17,7 +17,7 @@
  * PCRE, byte-compare, macro and fuzzy-image subsignatures are reported and the line skipped.
  */
 import type { BodyAlt, BodySig, SignatureSet } from "./types.js";
-import { MAX_ALTERNATIVES, parseHexSig, SigSyntaxError } from "./hex.js";
+import { MAX_ALTERNATIVES, parseHexSig, PREFILTER_TARGETS, SigSyntaxError } from "./hex.js";
 import { parseLogic } from "./logic.js";
 import { parseOffset, parseTarget } from "./ndb.js";
 import { type DbSource, eachLine, ENGINE_FLEVEL, isDigits, MAX_LDB_LINE_CHARS, sigName } from "./dbtext.js";
@@ -96,7 +96,8 @@ function widen(hex: string): string {
   return out.join("");
 }
 
-export function parseSubsig(text: string): BodySig {
+/** One subsignature; `prefilter`: the line's target has ClamAV's prefilter (see hex.ts). */
+export function parseSubsig(text: string, prefilter = true): BodySig {
   if (text.startsWith("$")) throw new SigSyntaxError("macro subsignatures are not supported");
   if (text.includes("/")) throw new SigSyntaxError("PCRE subsignatures are not supported");
   if (text.startsWith("fuzzy_img#")) throw new SigSyntaxError("fuzzy image subsignatures are not supported");
@@ -120,8 +121,8 @@ export function parseSubsig(text: string): BodySig {
   const anyOption = opts.length > 0;
   const base = f ? `(W)${hex.replace(/\[/g, "{").replace(/\]/g, "}")}(W)` : hex;
   const alts: BodyAlt[] = [];
-  if (w) alts.push(...parseHexSig(widen(base), { nocase: i, anyOption }));
-  if (!w || a) alts.push(...parseHexSig(base, { nocase: i, anyOption }));
+  if (w) alts.push(...parseHexSig(widen(base), { nocase: i, anyOption, prefilter }));
+  if (!w || a) alts.push(...parseHexSig(base, { nocase: i, anyOption, prefilter }));
   if (alts.length > MAX_ALTERNATIVES) throw new SigSyntaxError(`subsignature expands to more than ${MAX_ALTERNATIVES} alternatives`);
   return i ? { alts, offset, nocase: true } : { alts, offset };
 }
@@ -137,7 +138,7 @@ export function loadLdb(src: DbSource, text: string): void {
     if (!tdb || tdb.target === null) return;
     const subsigs = tok.slice(3).map((s, k) => {
       try {
-        return parseSubsig(s);
+        return parseSubsig(s, PREFILTER_TARGETS.has(tdb.target!));
       } catch (e) {
         throw new SigSyntaxError(`subsignature ${k}: ${e instanceof Error ? e.message : e}`);
       }

@@ -8,7 +8,7 @@
  * Target: `*` = 0; 0..14 kept; 15 and above are skipped silently, as ClamAV does.
  */
 import type { OffsetSpec, SignatureSet } from "./types.js";
-import { parseHexSig, SigSyntaxError } from "./hex.js";
+import { parseHexSig, PREFILTER_TARGETS, SigSyntaxError } from "./hex.js";
 import { type DbSource, eachLine, flevelExcludes, isDigits, MAX_LINE_CHARS, sigName } from "./dbtext.js";
 
 /** ClamAV CLI_MTARGETS: target types 0..14 exist. */
@@ -53,7 +53,7 @@ export function loadNdb(src: DbSource, text: string): void {
     const target = parseTarget(tok[1]);
     if (target === null) return;
     const offset = parseOffset(tok[2]);
-    const alts = parseHexSig(tok[3]);
+    const alts = parseHexSig(tok[3], { prefilter: PREFILTER_TARGETS.has(target) });
     set.ndb.push({ name: sigName(tok[0], src.official), target, body: { alts, offset }, src: { file: src.file, line: no } });
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Payloads carried by Windows executables: installers and self-extractors append their
  * files after the PE image. InstallShield launchers are read natively (installshield.ts);
- * everything else (NSIS, 7z/RAR/ZIP/CAB SFX stubs, Inno-less CAB-in-PE) goes to 7-Zip,
+ * everything else (NSIS, 7z/RAR/ZIP/CAB self-extractors) goes to 7-Zip,
  * which finds archives at an offset inside the executable. A PE with neither yields
  * nothing: this is not an error, most executables carry no payload.
  */

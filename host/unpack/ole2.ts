@@ -94,8 +94,24 @@ export function pptEmbeddedObjects(doc: Uint8Array, ctx: UnpackCtx): Uint8Array[
   return found;
 }
 
-/** Storage path for verdicts: control characters (\x01Ole, \x05SummaryInformation)
- *  dropped so names stay printable. */
+/** Storage path for verdicts: MSI's packed stream names decoded, control characters
+ *  (\x01Ole, \x05SummaryInformation) dropped so names stay printable. */
 function displayPath(path: string[]): string {
-  return path.map((p) => p.replace(/[\x00-\x1f]/g, "")).join("/");
+  return path.map((p) => decodeMsiName(p).replace(/[\x00-\x1f]/g, "")).join("/");
+}
+
+const MSI_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._";
+
+/** Windows Installer packs two name characters from a 64-character set into one code
+ *  unit in U+3800..U+47FF (one character in U+4800..U+483F); U+4840 marks table streams. */
+export function decodeMsiName(name: string): string {
+  let out = "";
+  for (const ch of name) {
+    const c = ch.charCodeAt(0);
+    if (c >= 0x3800 && c < 0x4800) out += MSI_CHARSET[(c - 0x3800) & 0x3f] + MSI_CHARSET[((c - 0x3800) >> 6) & 0x3f];
+    else if (c >= 0x4800 && c < 0x4840) out += MSI_CHARSET[c - 0x4800];
+    else if (c === 0x4840) out += "!";
+    else out += ch;
+  }
+  return out;
 }

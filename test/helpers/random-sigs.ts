@@ -12,6 +12,8 @@
  * so that random data rarely matches by chance). Same seed → same output.
  */
 import { createHash } from "node:crypto";
+import { parseHexSig } from "../../host/sigs/hex.js";
+import { parseSubsig } from "../../host/sigs/ldb.js";
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -127,7 +129,23 @@ function genChunk(r: Rng, inlineWildOk: boolean, opts: { simple: boolean; noNeg:
   return c;
 }
 
-function genBody(r: Rng, opts: { simple?: boolean; noNeg?: boolean; letters?: boolean; wide?: boolean; maxChunks?: number }): Body {
+type BodyOpts = { simple?: boolean; noNeg?: boolean; letters?: boolean; wide?: boolean; maxChunks?: number };
+
+/** A body our parser accepts (it is at least as strict as ClamAV; the oracle test's clamscan
+ *  run and load checks confirm ClamAV accepts the lines too). */
+function validBody(r: Rng, opts: BodyOpts, check: (hex: string) => unknown): Body {
+  for (let tries = 0; ; tries++) {
+    const b = genBody(r, opts);
+    try {
+      check(bodyHex(b));
+      return b;
+    } catch (e) {
+      if (tries > 200) throw e;
+    }
+  }
+}
+
+function genBody(r: Rng, opts: BodyOpts): Body {
   const n = r.int(1, opts.maxChunks ?? 4);
   const chunks: Chunk[] = [];
   const joins: Join[] = [];
@@ -266,6 +284,10 @@ class DataFiles {
       const size = r.int(min, max);
       const data = new Uint8Array(size);
       for (let k = 0; k < size; k++) data[k] = r.byte();
+      // ClamAV types data whose 16-bit words are all >= 128 as UTF-16BE text (textdet.c
+      // td_isutf16), true for about 1 random file in 3, and then also scans a decoded copy;
+      // a 00 00 word near the start keeps every file plain binary data (CL_TYPE_BINARY_DATA).
+      data[2] = data[3] = 0;
       this.files.push({ name: `data${i}.bin`, data, used: new Uint8Array(size) });
     }
   }
@@ -338,7 +360,7 @@ export function genSignatureSet(seed: number, o: GenOptions = {}): GeneratedSet 
   const files = new DataFiles(r, o.files ?? 4, o.minSize ?? 1500, o.maxSize ?? 6000);
   const ndb: string[] = [];
   for (let i = 0; i < (o.ndb ?? 40); i++) {
-    const body = genBody(r, {});
+    const body = validBody(r, {}, (h) => parseHexSig(h, { prefilter: true }));
     const fate = r.int(0, 9); // 0-5 planted, 6 planted outside its offset, 7 near miss, 8-9 absent
     const inst = fate <= 7 ? (fate <= 6 ? instance(r, body, false) : nearMiss(r, body, false)) : null;
     const at = inst ? files.plant(inst.bytes) : null;
@@ -354,7 +376,8 @@ export function genSignatureSet(seed: number, o: GenOptions = {}): GeneratedSet 
     for (let s = 0; s < n; s++) {
       const optKind = r.int(0, 9); // 0: ::i, 1: ::w, 2: ::wa, 3: ::f, else none
       const opt = optKind === 0 ? "i" : optKind === 1 ? "w" : optKind === 2 ? "wa" : optKind === 3 ? "f" : "";
-      const body = genBody(r, { noNeg: !!opt, letters: opt === "i", wide: opt.includes("w"), simple: opt === "f", maxChunks: 3 });
+      const bo = { noNeg: !!opt, letters: opt === "i", wide: opt.includes("w"), simple: opt === "f", maxChunks: 3 };
+      const body = validBody(r, bo, (h) => parseSubsig(`${h}${opt ? "::" + opt : ""}`));
       let where: { pos: number; size: number } | null = null;
       for (let k = r.pick([0, 0, 1, 1, 1, 2, 3]); k > 0; k--) {
         const inst = instance(r, body, opt === "i");

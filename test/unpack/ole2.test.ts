@@ -1,6 +1,6 @@
 import CFB from "cfb";
 import { describe, expect, it } from "vitest";
-import { looksLikeOle2, MACROS_VBA, unpackOle2 } from "../../host/unpack/ole2.js";
+import { decodeMsiName, looksLikeOle2, MACROS_VBA, unpackOle2 } from "../../host/unpack/ole2.js";
 import { UnpackError } from "../../host/unpack/types.js";
 import { expectSurvivesMutants, mutants } from "../helpers/mutations.js";
 import { collect, makeCtx } from "../helpers/unpack-ctx.js";
@@ -127,6 +127,17 @@ describe("ole2", () => {
     const orphan = kids.find((k) => k.name.endsWith("/Hidden"));
     expect(orphan?.name).toBe(`orphan-${hidden}/Hidden`);
     expect(new TextDecoder().decode(orphan!.data)).toBe("evil payload");
+  });
+
+  it("decodes packed MSI stream names", () => {
+    // "clam.cab" packs as c+l, a+m, .+c, a+b; "!" marks a table stream
+    const pack = (a: string, b: string) => {
+      const cs = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._";
+      return String.fromCharCode(0x3800 + cs.indexOf(a) + (cs.indexOf(b) << 6));
+    };
+    expect(decodeMsiName(pack("c", "l") + pack("a", "m") + pack(".", "c") + pack("a", "b"))).toBe("clam.cab");
+    expect(decodeMsiName("\u4840" + pack("F", "i") + "\u4800")).toBe("!Fi0");
+    expect(decodeMsiName("WordDocument")).toBe("WordDocument");
   });
 
   it("rejects non-OLE2 input with UnpackError", async () => {
