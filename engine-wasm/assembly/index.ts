@@ -103,6 +103,7 @@ export function scan(data: usize, len: u32, objType: u32): u32 {
     const g = load<u32>(tp + TBL.G);
     if (g == 8) probe8(tp);
     else if (g == 4) probe4(tp);
+    else if (g == 3) teddy(tp);
     else probe2(tp);
   }
   resolveDeferred();
@@ -201,6 +202,73 @@ function probe2(tp: usize): void {
   for (let p: usize = 0; p <= last; p++) {
     const g = <u32>load<u16>(data + p);
     if (bitSet(bm, g)) cand(tp, <u64>g, g, p);
+  }
+}
+
+/**
+ * Teddy (Hyperscan's SIMD literal prefilter) for small sets: each candidate's first three
+ * anchor bytes are its fingerprint; literals are spread over 8 buckets (one bit each). Per
+ * 16-byte block, a nibble lookup (i8x16.swizzle) per fingerprint position gives the buckets
+ * that byte allows there; AND-ing the three shifted results leaves the buckets whose whole
+ * fingerprint starts at each position. Only those go to the bucket's entry list.
+ */
+function teddy(tp: usize): void {
+  const masks = dbBase + load<u32>(tp + TBL.BITMAP);
+  const lo0 = v128.load(masks), hi0 = v128.load(masks, 16);
+  const lo1 = v128.load(masks, 32), hi1 = v128.load(masks, 48);
+  const lo2 = v128.load(masks, 64), hi2 = v128.load(masks, 80);
+  const nib = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
+  const data = curData;
+  const len = <usize>curLen;
+  let p: usize = 0;
+  // blocks: positions p..p+15, reading up to p+17 (the host leaves slack after the object)
+  for (; p + 16 <= len; p += 16) {
+    const v0 = v128.load(data + p);
+    const v1 = v128.load(data + p + 1);
+    const v2 = v128.load(data + p + 2);
+    const c0 = v128.and(i8x16.swizzle(lo0, v128.and(v0, nib)), i8x16.swizzle(hi0, v128.and(i16x8.shr_u(v0, 4), nib)));
+    const c1 = v128.and(i8x16.swizzle(lo1, v128.and(v1, nib)), i8x16.swizzle(hi1, v128.and(i16x8.shr_u(v1, 4), nib)));
+    const c2 = v128.and(i8x16.swizzle(lo2, v128.and(v2, nib)), i8x16.swizzle(hi2, v128.and(i16x8.shr_u(v2, 4), nib)));
+    const m = v128.and(v128.and(c0, c1), c2);
+    if (!v128.any_true(m)) continue;
+    let bits = i8x16.bitmask(i8x16.ne(m, zero));
+    while (bits != 0) {
+      const i = <usize>ctz(bits);
+      bits &= bits - 1;
+      teddyCand(tp, p + i, teddyLane(m, <u32>i));
+    }
+  }
+  // tail: the same lookup one position at a time
+  for (; p < len; p++) {
+    const b0 = <u32>load<u8>(data + p), b1 = <u32>load<u8>(data + p + 1), b2 = <u32>load<u8>(data + p + 2);
+    const bk = load<u8>(masks + (b0 & 15)) & load<u8>(masks + 16 + (b0 >> 4)) & load<u8>(masks + 32 + (b1 & 15)) & load<u8>(masks + 48 + (b1 >> 4)) & load<u8>(masks + 64 + (b2 & 15)) & load<u8>(masks + 80 + (b2 >> 4));
+    if (bk != 0) teddyCand(tp, p, <u32>bk);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function teddyLane(m: v128, i: u32): u32 {
+  // lane index is a runtime value: spill the vector to the instance's scratch word area
+  v128.store(outPtr + (<usize>outCap << 2), m);
+  return <u32>load<u8>(outPtr + (<usize>outCap << 2) + i);
+}
+
+function teddyCand(tp: usize, p: usize, buckets: u32): void {
+  const heads = dbBase + load<u32>(tp + TBL.HEADS);
+  const ents = dbBase + load<u32>(tp + TBL.ENTRIES);
+  const fp = load<u32>(curData + p);
+  while (buckets != 0) {
+    const b = <usize>ctz(buckets);
+    buckets &= buckets - 1;
+    const e = load<u32>(heads + ((b + 1) << 2));
+    for (let i = load<u32>(heads + (b << 2)); i < e; i++) {
+      const ep = ents + (<usize>i << 4);
+      if ((fp & load<u32>(ep, 4)) != load<u32>(ep)) continue;
+      const off = <usize>load<u32>(ep, 12);
+      if (p < off) continue;
+      tryPart(load<u32>(ep, 8), <u32>(p - off), true);
+    }
   }
 }
 

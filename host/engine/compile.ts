@@ -12,7 +12,8 @@
  */
 import type { BodySig, HashAlgo, HashSig, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
 import { evalLogic } from "../sigs/logic.js";
-import { chooseAnchors, gramVariants, GRAM_CLASSES } from "./anchor.js";
+import { chooseAnchors, gramVariants, GRAM_CLASSES, type Anchor } from "./anchor.js";
+import { buildTeddy, teddyEntries, TEDDY_CLASS } from "./teddy.js";
 import { BlobWriter } from "./blob-writer.js";
 import { CHECK_KIND, CHKF_NEG, CHKF_RIGHT, CHK, DB, DB_MAGIC, DB_VERSION, GRAM_ENTRY_SIZE, PAT, SEG, SID, SIDF_COUNTS, TBL } from "./layout.js";
 import { hash32, hash64 } from "./gram-hash.js";
@@ -83,6 +84,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   const errors: LoadError[] = [...set.errors];
   let nSlots = 0;
   let unanchored = 0;
+  const teddySeeds: { pid: number; anchor: Anchor }[] = [];
   const anchors = chooseAnchors(
     bodies.flatMap(({ body, counts }) => body.alts.flatMap((alt) => alt.parts.map((p, j) => ({ segs: p.segs, lastSeg: counts && j === alt.parts.length - 1 })))),
   );
@@ -106,6 +108,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
         const offB = off.kind === "any" ? 0 : off.shift;
         patRecs.push(sid, altSlot + j, j, alt.parts.length, alt.partGapMin[j] ?? 0, part.segs.length, anchor.seg, segsOff, offKind, offA, offB, 0);
         const { G, S } = GRAM_CLASSES[anchor.cls];
+        teddySeeds.push({ pid, anchor });
         classPatterns[anchor.cls]++;
         for (let k = 0; k < S; k++) {
           for (const [lo, hi] of gramVariants(anchor.choices, k, G)) perClass[anchor.cls].push({ lo, hi, pid, off: anchor.start + k });
@@ -119,18 +122,24 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
     sidRecs[r + 3] = counts ? SIDF_COUNTS : 0;
   });
 
-  // ---- gram tables
+  // ---- prefilter tables: Teddy for a small set, gram tables otherwise
   const tableRecs: { cls: number; bits: number; bshift: number; bitmap: number; heads: number; entries: number; n: number }[] = [];
   const stats: DbMeta["bodyTableStats"] = [];
-  perClass.forEach((ents, cls) => {
-    if (ents.length === 0) return;
-    const t = buildTable(w, cls, ents);
-    tableRecs.push(t);
-    stats.push({ G: GRAM_CLASSES[cls].G, S: GRAM_CLASSES[cls].S, patterns: classPatterns[cls], entries: ents.length, bits: t.bits });
-  });
+  const teddy = teddyEntries(teddySeeds);
+  if (teddy) {
+    tableRecs.push(buildTeddy(w, teddy));
+    stats.push({ G: 3, S: 1, patterns: teddySeeds.length, entries: teddy.length, bits: 0 });
+  } else {
+    perClass.forEach((ents, cls) => {
+      if (ents.length === 0) return;
+      const t = buildTable(w, cls, ents);
+      tableRecs.push(t);
+      stats.push({ G: GRAM_CLASSES[cls].G, S: GRAM_CLASSES[cls].S, patterns: classPatterns[cls], entries: ents.length, bits: t.bits });
+    });
+  }
   const tablesOff = w.align(16);
   for (const t of tableRecs) {
-    const { G, S } = GRAM_CLASSES[t.cls];
+    const { G, S } = t.cls === TEDDY_CLASS ? { G: 3, S: 1 } : GRAM_CLASSES[t.cls];
     const rec = new Uint32Array(TBL.SIZE / 4);
     rec[TBL.G / 4] = G;
     rec[TBL.S / 4] = S;

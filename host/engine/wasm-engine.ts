@@ -101,7 +101,7 @@ export class EngineInstance {
   }
 
   private stateBytes(): number {
-    return 4 * this.nSids * 3 + 4 * this.nSlots + 4 * (this.nSids + 1) + 8 * DEFER_CAP + 64;
+    return 4 * this.nSids * 3 + 4 * this.nSlots + 4 * (this.nSids + 1) + 16 + 8 * DEFER_CAP + 64;
   }
 
   /** (Re)create the instance over the same database and state region, e.g. after a trap. */
@@ -115,7 +115,7 @@ export class EngineInstance {
     const last = count + 4 * this.nSids;
     const slot = last + 4 * this.nSids;
     this.outPtr = slot + 4 * this.nSlots;
-    const def = this.outPtr + 4 * (this.nSids + 1);
+    const def = this.outPtr + 4 * (this.nSids + 1) + 16; // 16: the core's v128 spill slot
     this.ex.initState(gen, count, last, slot, this.outPtr, this.nSids + 1, def, DEFER_CAP);
     this.refreshView();
   }

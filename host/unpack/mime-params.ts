@@ -24,36 +24,36 @@ export interface HeaderValue {
   tooManyParams: boolean;
 }
 
-/** Split a header value on ';' outside quotes and comments; quotes keep backslash escapes. */
+/** Split a header value on ';' outside quotes and comments; quotes keep backslash escapes.
+ *  Plain runs are copied as slices, so a 256 KiB value costs one pass, not a char-by-char build. */
 function splitSegments(raw: string): string[] {
   const segments: string[] = [];
   let cur = "";
+  let runStart = 0; // start of the plain run not yet copied into cur
   let inQuote = false;
   let commentDepth = 0;
   for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
+    const c = raw.charCodeAt(i);
     if (inQuote) {
-      cur += c;
-      if (c === "\\" && i + 1 < raw.length) cur += raw[++i];
-      else if (c === '"') inQuote = false;
+      if (c === 0x5c) i++; // backslash: the next character is literal
+      else if (c === 0x22) inQuote = false;
     } else if (commentDepth > 0) {
-      if (c === "\\") i++;
-      else if (c === "(") commentDepth++;
-      else if (c === ")") commentDepth--;
-    } else if (c === "(") {
+      if (c === 0x5c) i++;
+      else if (c === 0x28) commentDepth++;
+      else if (c === 0x29 && --commentDepth === 0) runStart = i + 1;
+    } else if (c === 0x28) {
+      cur += raw.slice(runStart, i); // comments are dropped
       commentDepth = 1;
-    } else if (c === '"') {
+    } else if (c === 0x22) {
       inQuote = true;
-      cur += c;
-    } else if (c === ";") {
-      segments.push(cur);
+    } else if (c === 0x3b) {
+      segments.push(cur + raw.slice(runStart, i));
       cur = "";
+      runStart = i + 1;
       if (segments.length > MAX_HEADER_PARAMS) return segments;
-    } else {
-      cur += c;
     }
   }
-  segments.push(cur);
+  segments.push(commentDepth > 0 ? cur : cur + raw.slice(runStart));
   return segments;
 }
 
@@ -63,13 +63,17 @@ function unquote(v: string): string {
   const t = v.trim();
   if (!t.startsWith('"')) return t;
   let out = "";
+  let runStart = 1;
   for (let i = 1; i < t.length; i++) {
-    const c = t[i];
-    if (c === "\\" && i + 1 < t.length) out += t[++i];
-    else if (c === '"') return out;
-    else out += c;
+    const c = t.charCodeAt(i);
+    if (c === 0x5c && i + 1 < t.length) {
+      out += t.slice(runStart, i);
+      runStart = ++i; // keep the escaped character, drop the backslash
+    } else if (c === 0x22) {
+      return out + t.slice(runStart, i);
+    }
   }
-  return out; // unterminated quote: keep what we have
+  return out + t.slice(runStart); // unterminated quote: keep what we have
 }
 
 interface Rfc2231Piece {

@@ -270,10 +270,12 @@ function isCrOnly(buf: Buffer): boolean {
   return lf === -1 || cr < lf;
 }
 
-/** A copy with every CR turned into LF. */
+/** A copy with every bare CR turned into LF (CRLF pairs, if the mail mixes both, stay). */
 function crToLf(buf: Buffer): Buffer {
   const out = Buffer.from(buf);
-  for (let i = out.indexOf(CR); i !== -1; i = out.indexOf(CR, i + 1)) out[i] = LF;
+  for (let i = out.indexOf(CR); i !== -1; i = out.indexOf(CR, i + 1)) {
+    if (out[i + 1] !== LF) out[i] = LF;
+  }
   return out;
 }
 

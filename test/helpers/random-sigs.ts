@@ -87,13 +87,17 @@ const B_RIGHT = [0x0a, 0x0d, 0x20, 0x22, 0x27, 0x2d, 0x2f, 0x3d, 0x3e, 0x5f];
 const B_ANY = [0x0a, 0x0d, 0x20, 0x22, 0x27, 0x2d, 0x2e, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x5f];
 const NON_ALNUM = [0x00, 0x20, 0x2c, 0x2e, 0x3a, 0x7f, 0x80, 0xff];
 
+/** n strings whose first bytes are all distinct and whose last bytes are all distinct: no
+ *  alternative is a prefix (ClamAV would backtrack over it) or a suffix of another (ClamAV
+ *  matches the part before its anchor backwards and takes the first alternative that fits,
+ *  so `(fd|b1fd)` there starts one byte later than a forward reading says). */
 function distinctBytes(r: Rng, n: number, len: number): number[][] {
   const out: number[][] = [];
-  const firsts = new Set<number>();
+  const edge = new Set<number>();
   while (out.length < n) {
     const s = Array.from({ length: len }, () => r.byte());
-    if (firsts.has(s[0])) continue; // distinct first bytes: no alternative is a prefix of another
-    firsts.add(s[0]);
+    if (edge.has(s[0]) || edge.has(s[len - 1])) continue;
+    edge.add(s[0]).add(s[len - 1]);
     out.push(s);
   }
   return out;
@@ -108,13 +112,31 @@ function genChunk(r: Rng, inlineWildOk: boolean, opts: { simple: boolean; noNeg:
     if (x === 2) return r.chance(0.5) ? { k: "hi", b: r.int(0, 15) } : { k: "lo", b: r.int(0, 15) };
     if (x === 3 || x === 4) return { k: "set", bytes: distinctBytes(r, r.int(2, 4), 1).map((s) => s[0]), neg: !opts.noNeg && x === 4 };
     if (x === 5 || x === 6) return { k: "fixed", strs: distinctBytes(r, r.int(2, 3), r.int(2, 3)), neg: !opts.noNeg && x === 6 };
-    if (x === 7) return { k: "gen", alts: distinctBytes(r, r.int(2, 3), 3).map((a, i) => a.slice(0, i + 1)) };
+    if (x === 7) {
+      const alts = distinctBytes(r, r.int(2, 3), 3).map((a, i) => a.slice(0, i + 1));
+      const edge = new Set<number>();
+      // slicing may have made a last byte equal to another alternative's first/last byte
+      return alts.every((a) => !edge.has(a[a.length - 1]) && edge.add(a[a.length - 1])) && new Set(alts.map((a) => a[0])).size === alts.length
+        ? { k: "gen", alts }
+        : { k: "any" };
+    }
     return { k: "cls", c: r.pick(["B", "W", "L"] as const) };
   };
+  // Before ClamAV's anchor (the first run of 3 fixed bytes) only fixed-length items: ClamAV
+  // counts a mid-part class as 0 bytes there when it pre-checks offsets, and matches that
+  // region backwards (see distinctBytes). With a run of only 2, ClamAV may anchor later.
+  const fixedLen = (t: Tok) => t.k !== "cls" && t.k !== "gen";
   const toks: Tok[] = [];
-  for (let i = r.int(0, 2); i > 0; i--) toks.push(special());
-  for (let i = r.int(r.chance(0.2) ? 2 : 3, 5); i > 0; i--) toks.push(lit());
-  for (let i = r.int(0, 3); i > 0; i--) toks.push(r.chance(0.5) ? lit() : special());
+  for (let i = r.int(0, 2); i > 0; i--) {
+    const t = special();
+    toks.push(fixedLen(t) ? t : { k: "any" });
+  }
+  const run = r.int(r.chance(0.2) ? 2 : 3, 5);
+  for (let i = run; i > 0; i--) toks.push(lit());
+  for (let i = r.int(0, 3); i > 0; i--) {
+    const t = r.chance(0.5) ? lit() : special();
+    toks.push(run >= 3 || fixedLen(t) ? t : { k: "any" });
+  }
   // a class first or last in a part would be ClamAV's zero-width edge, not a consumed byte
   if (toks[0].k === "cls") toks[0] = { k: "any" };
   if (toks[toks.length - 1].k === "cls") toks[toks.length - 1] = { k: "any" };
@@ -392,9 +414,12 @@ export function genSignatureSet(seed: number, o: GenOptions = {}): GeneratedSet 
     ldb.push(`Gen.Ldb.S${seed}.${i};Engine:81-255,Target:0${size};${genLogic(r, n)};${subs.join(";")}`);
   }
   const hdb: string[] = [];
+  const hashed = new Set<string>(); // ClamAV keeps one name per (hash, size): no duplicates
   for (let i = 0; i < (o.hdb ?? 0); i++) {
     const f = r.pick(files.files);
     const algo = r.pick(["md5", "sha1", "sha256"]);
+    if (hashed.has(f.name + algo)) continue;
+    hashed.add(f.name + algo);
     const digest = createHash(algo).update(f.data).digest("hex");
     const wrong = r.chance(0.3);
     const hash = wrong ? digest.slice(0, -1) + (digest.endsWith("0") ? "1" : "0") : digest;

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { LimitExceeded } from "../../host/limits.js";
+import { unpackBinhex } from "../../host/unpack/binhex.js";
+import { unpackHtml } from "../../host/unpack/html.js";
 import { looksLikeMail, looksLikeMbox, unpackMail, unpackMbox } from "../../host/unpack/mime.js";
+import { unpackTnef } from "../../host/unpack/tnef.js";
 import { UnpackError } from "../../host/unpack/types.js";
+import { unpackUuencode } from "../../host/unpack/uuencode.js";
 import { deepMimeNesting, longBoundary, longHeaderLine, manyHeaders, manyParts } from "../helpers/mime-bombs.js";
 import { expectSurvivesMutants, mutants } from "../helpers/mutations.js";
 import { CLAM_EXE_SHA256, sha256, testfile } from "../helpers/testfiles.js";
@@ -191,6 +195,10 @@ describe("malformed mail", () => {
       expect(kids.map((k) => k.name), JSON.stringify(eol)).toEqual(["part-1.txt", "clam.exe"]);
       expect(sha256(kids[1].data)).toBe(CLAM_EXE_SHA256);
     }
+    // headers in bare CR, the parts in CRLF: CRLF must not become two line breaks
+    const [head, body] = Buffer.from(testfile("clam.mail")).toString("latin1").split(/\r\n\r\n(?=--)/);
+    const mixed = await collect(unpackMail, Buffer.from(head.replace(/\r\n/g, "\r") + "\r\r" + body, "latin1"));
+    expect(mixed.map((k) => k.name)).toEqual(["part-1.txt", "clam.exe"]);
   });
 
   it("decodes a 100 KB boundary, and flags a 1 MB one (header bytes) without throwing", async () => {
@@ -264,5 +272,37 @@ describe("unpackMbox", () => {
 
   it("rejects data that is not an mbox", async () => {
     await expect(collect(unpackMbox, testfile("clam.mail"))).rejects.toThrow(UnpackError);
+  });
+});
+
+describe("robustness", () => {
+  // lines that steer the parsers into every state: boundaries, nesting, encodings,
+  // encoded words, uu/BinHex/data: starts, bare CRs and binary bytes
+  const TOKENS = [
+    "--o", "--o--", "--i", "--i--", "Content-Type: multipart/mixed; boundary=o", "Content-Type: multipart/digest; boundary=i",
+    "Content-Type: message/rfc822", "Content-Transfer-Encoding: base64", "Content-Transfer-Encoding: quoted-printable",
+    "Content-Transfer-Encoding: x-uuencode", "", "", "From x y", "From: a", " folded", "=?utf-8?b?w6k=?=", "begin 644 a.exe",
+    "M35I0``(````$``\\`__\\``+@````A", "`", "end", "begin-base64 644 b", "====", "(This file must be converted with BinHex 4.0)",
+    ":#'0XB@dZCAKP!%9B43\"$E'&Y!!!!!!)J!!!!!EY969T3!!)!!!!%!!m!rrm!!,J", "!!!:", "TVpQAAIAAAAEAA8A//8AALgAAAAhAAAAQAAaAAAA",
+    "=3D=\r", '<a href="data:x;base64,QUJD', "Content-Disposition: attachment; filename*0*=utf-8''%E2; filename*1=x", "\r", "\x00\xff",
+  ];
+
+  it("token soup: only LimitExceeded or UnpackError escape any mail-side unpacker", async () => {
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 1500; i++) {
+      const eol = ["\r\n", "\n", "\r"][Math.floor(rnd() * 3)];
+      const lines = Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => TOKENS[Math.floor(rnd() * TOKENS.length)]);
+      const data = Buffer.from(lines.join(eol), "latin1");
+      for (const unpack of [unpackMail, unpackMbox, unpackUuencode, unpackBinhex, unpackHtml, unpackTnef]) {
+        try {
+          const kids = await collect(unpack, data, makeCtx({ maxFileSize: 100_000, maxMimeDepth: 4, maxMimeParts: 20 }));
+          for (const k of kids) expect(k.data).toBeInstanceOf(Uint8Array);
+        } catch (e) {
+          if (e instanceof LimitExceeded || e instanceof UnpackError) continue;
+          throw new Error(`input ${JSON.stringify(data.toString("latin1"))}: ${(e as Error).stack}`);
+        }
+      }
+    }
   });
 });
