@@ -22,12 +22,14 @@ export function ensureGnuTime() {
 /** Output of a scanner run: one FOUND line per (file, signature). */
 export function parseFound(stdout) {
   const names = new Map(); // signature name (".UNOFFICIAL" stripped) → count
-  const heuristics = []; // limit/encryption verdicts: a run that hit a limit is not comparable
+  // Not-scanned verdicts (limits, encryption, engine failures): a run with any of these did
+  // not scan everything and is not comparable; they are never counted as signatures.
+  const heuristics = [];
   for (const line of stdout.split("\n")) {
     const m = /^(.*): (\S+) FOUND$/.exec(line);
     if (!m) continue;
     const name = m[2].replace(/\.UNOFFICIAL$/, "");
-    if (name.startsWith("Heuristics.")) heuristics.push(name);
+    if (name.startsWith("Heuristics.") || name.startsWith("Bulwark.Error.")) heuristics.push(name);
     else names.set(name, (names.get(name) ?? 0) + 1);
   }
   // `total` counts distinct signatures: clamscan --allmatch sometimes reports one signature

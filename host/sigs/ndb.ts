@@ -7,7 +7,7 @@
  * parsing we do not have: such lines are reported ("unsupported offset") and skipped.
  * Target: `*` = 0; 0..14 kept; 15 and above are skipped silently, as ClamAV does.
  */
-import type { OffsetSpec, SignatureSet } from "./types.js";
+import type { NdbSig, OffsetSpec, SignatureSet, SourceRef } from "./types.js";
 import { parseHexSig, PREFILTER_TARGETS, SigSyntaxError } from "./hex.js";
 import { type DbSource, eachLine, flevelExcludes, isDigits, MAX_LINE_CHARS, sigName } from "./dbtext.js";
 
@@ -44,16 +44,37 @@ export function parseTarget(s: string): number | null {
   return t < TARGET_COUNT ? t : null;
 }
 
+/** ClamAV matcher-bm.c BM_MIN_LENGTH. */
+const BM_MIN_LENGTH = 3;
+
+/**
+ * ClamAV sends a plain-hex .ndb signature of target 0 (or of target 1 with a fixed offset) to
+ * its Boyer-Moore matcher, which refuses patterns shorter than 3 bytes (measured: `X:0:*:4c30`
+ * fails the whole database load); the Aho-Corasick path accepts 2.
+ */
+function checkBoyerMoore(target: number, offset: string, hex: string): void {
+  if (target > 1 || /[?([{*]/.test(hex)) return;
+  if (target === 1 && (offset === "*" || offset.includes(","))) return;
+  if (hex.length / 2 < BM_MIN_LENGTH) throw new SigSyntaxError(`static signature shorter than ${BM_MIN_LENGTH} bytes (ClamAV's Boyer-Moore minimum)`);
+}
+
+/** One .ndb line (without comment/blank handling); null = skipped silently (FLEVEL, target). */
+export function parseNdbLine(line: string, official: boolean, src: SourceRef): NdbSig | null {
+  const tok = line.split(":");
+  if (tok.length < 4 || tok.length > 6) throw new SigSyntaxError(`expected 4 to 6 ':'-separated fields, got ${tok.length}`);
+  if (flevelExcludes(tok[4], tok[5])) return null;
+  const target = parseTarget(tok[1]);
+  if (target === null) return null;
+  const offset = parseOffset(tok[2]);
+  const alts = parseHexSig(tok[3], { prefilter: PREFILTER_TARGETS.has(target) });
+  checkBoyerMoore(target, tok[2], tok[3]);
+  return { name: sigName(tok[0], official), target, body: { alts, offset }, src };
+}
+
 export function loadNdb(src: DbSource, text: string): void {
   const set: SignatureSet = src.set;
   eachLine(src, text, MAX_LINE_CHARS, (line, no) => {
-    const tok = line.split(":");
-    if (tok.length < 4 || tok.length > 6) throw new SigSyntaxError(`expected 4 to 6 ':'-separated fields, got ${tok.length}`);
-    if (flevelExcludes(tok[4], tok[5])) return;
-    const target = parseTarget(tok[1]);
-    if (target === null) return;
-    const offset = parseOffset(tok[2]);
-    const alts = parseHexSig(tok[3], { prefilter: PREFILTER_TARGETS.has(target) });
-    set.ndb.push({ name: sigName(tok[0], src.official), target, body: { alts, offset }, src: { file: src.file, line: no } });
+    const sig = parseNdbLine(line, src.official, { file: src.file, line: no });
+    if (sig) set.ndb.push(sig);
   });
 }

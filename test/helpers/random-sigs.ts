@@ -12,7 +12,7 @@
  * so that random data rarely matches by chance). Same seed → same output.
  */
 import { createHash } from "node:crypto";
-import { parseHexSig } from "../../host/sigs/hex.js";
+import { parseNdbLine } from "../../host/sigs/ndb.js";
 import { parseSubsig } from "../../host/sigs/ldb.js";
 
 export function mulberry32(seed: number): () => number {
@@ -382,7 +382,7 @@ export function genSignatureSet(seed: number, o: GenOptions = {}): GeneratedSet 
   const files = new DataFiles(r, o.files ?? 4, o.minSize ?? 1500, o.maxSize ?? 6000);
   const ndb: string[] = [];
   for (let i = 0; i < (o.ndb ?? 40); i++) {
-    const body = validBody(r, {}, (h) => parseHexSig(h, { prefilter: true }));
+    const body = validBody(r, {}, (h) => parseNdbLine(`x:0:*:${h}`, false, { file: "", line: 0 }));
     const fate = r.int(0, 9); // 0-5 planted, 6 planted outside its offset, 7 near miss, 8-9 absent
     const inst = fate <= 7 ? (fate <= 6 ? instance(r, body, false) : nearMiss(r, body, false)) : null;
     const at = inst ? files.plant(inst.bytes) : null;
