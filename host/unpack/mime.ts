@@ -222,9 +222,17 @@ class MailWalker {
         if (!d) return; // end of message; a missing final boundary just ends the last part
         frames.length = d.frame + 1; // a delimiter of an outer multipart closes the inner ones
         if (!d.close) break;
+        ctx.checkTime(); // a run of close lines does no other work per line
+        // after a close, the same boundary may open more parts (a premature close some
+        // clients read past); else the epilogue runs to the next outer delimiter
+        const after = findDelimiter(buf, d.next, frames, ctx);
+        if (after && after.frame === d.frame) {
+          d = after;
+          continue;
+        }
         frames.pop();
         if (frames.length === 0) return; // the epilogue of the outermost multipart is ignored
-        d = findDelimiter(buf, d.next, frames, ctx);
+        d = after;
       }
       if (++parts > ctx.limits.maxMimeParts) {
         throw new LimitExceeded("EmailMIMEPartsPerMessage", `more than ${ctx.limits.maxMimeParts} MIME parts`);

@@ -174,6 +174,13 @@ describe("malformed mail", () => {
     expect(kids.map((k) => sha256(k.data))).toEqual([CLAM_EXE_SHA256]);
   });
 
+  it("keeps reading parts that follow a premature close delimiter", async () => {
+    const m = mail(`From: a@b\nContent-Type: multipart/mixed; boundary=P\n\n--P\n\nfirst\n--P--\nepilogue?\n${attach("P")}--P--\ntail\n`);
+    const kids = await collect(unpackMail, m);
+    expect(kids.map((k) => k.name)).toEqual(["part-1.txt", "clam.exe"]);
+    expect(sha256(kids[1].data)).toBe(CLAM_EXE_SHA256);
+  });
+
   it("decodes what is there of truncated base64", async () => {
     const text = b64(clamExe);
     const cut = mail(`From: a@b\nContent-Transfer-Encoding: base64\nContent-Type: application/x-exe\n\n${text.slice(0, 401)}`);
