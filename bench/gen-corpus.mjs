@@ -45,16 +45,24 @@ function applyPlants(block, start, placed) {
   }
 }
 
-/** Plants spread evenly: plant k at floor((k + 0.5) * size / count). */
-function placePlants(plants, size) {
-  return plants.map((bytes, k) => ({ at: Math.floor(((k + 0.5) * size) / plants.length), bytes }));
+/** Plants spread evenly: plant k at floor((k + 0.5) * size / count) + shift. */
+function placePlants(plants, size, shift = 0) {
+  return plants.map((bytes, k) => ({ at: Math.floor(((k + 0.5) * size) / plants.length) + shift, bytes }));
 }
 
-export function ensureRandom(outDir, mib, { seed = "random-corpus", plants = true } = {}) {
+/** Each family spread over the whole corpus (so any prefix slice holds a fair share of
+ *  every family), family f shifted by f/3 of the densest family's spacing so that plants
+ *  of different families do not overlap. */
+function placeFamilies(families, size) {
+  const spacing = size / Math.max(...families.map((f) => f.length));
+  return families.flatMap((f, i) => placePlants(f, size, Math.floor((i * spacing) / families.length)));
+}
+
+export function ensureRandom(outDir, mib, { seed = "random-corpus-v2", plants = true } = {}) {
   const path = join(corpusDir(outDir), `${seed}-${mib}M.bin`);
   if (existsSync(path)) return path;
   const size = mib * MiB;
-  const placed = plants ? placePlants(randomCorpusPlants(), size) : [];
+  const placed = plants ? placeFamilies(randomCorpusPlants(), size) : [];
   const rnd = randomStream(seed);
   writeAtomically(path, (write) => {
     for (let pos = 0; pos < size; pos += BLOCK) {
@@ -146,7 +154,7 @@ export function ensureCorpus(outDir, kind, mib, fullMib) {
   if (kind === "mail") return ensureMail(outDir, mib);
   const full = kind === "random" ? ensureRandom(outDir, fullMib) : ensureElf(outDir, fullMib);
   if (mib === fullMib) return full;
-  const path = join(corpusDir(outDir), `${kind}-${fullMib}M-slice-${mib}M.bin`);
+  const path = full.replace(/\.bin$/, `-slice-${mib}M.bin`);
   if (!existsSync(path)) copyPrefix(full, path, mib * MiB);
   return path;
 }

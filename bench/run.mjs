@@ -153,7 +153,7 @@ function runLoad(bwBroken) {
 
 function runScaling() {
   const dbs = ensureSet(OUT, "lit100k");
-  const files = [ensureRandom(OUT, MB), ensureRandom(OUT, MB, { seed: "random-corpus-2", plants: false })];
+  const files = [ensureRandom(OUT, MB), ensureRandom(OUT, MB, { seed: "random-corpus-nomatch", plants: false })];
   const tiny = ensureTiny(OUT);
   const one = (w) => {
     log(`scaling: two ${MB} MiB files, --workers ${w}`);

@@ -7,7 +7,9 @@
  * - the "PowerPoint Document" stream: embedded OLE objects are ExOleObjStg records,
  *   usually zlib-compressed -> the embedded compound file (the orchestrator unpacks it
  *   again, which finds its Ole10Native).
- * A `VBA` storage or `_VBA_PROJECT` stream raises Heuristics.OLE2.ContainsMacros.VBA.
+ * A `VBA` storage or `_VBA_PROJECT` stream raises Heuristics.OLE2.ContainsMacros.VBA;
+ * a password-protected document (encrypted OOXML package, Word fEncrypted, Excel
+ * FILEPASS) raises Heuristics.Encrypted.OLE2, since its content cannot be scanned.
  */
 import { boundedInflate } from "./bounded-inflate.js";
 import { looksLikeCfb, readCfb, type CfbFile } from "./cfb-reader.js";
@@ -15,6 +17,7 @@ import { parseOle10Native } from "./ole-package.js";
 import type { Child, UnpackCtx, Unpacker } from "./types.js";
 
 export const MACROS_VBA = "Heuristics.OLE2.ContainsMacros.VBA";
+export const ENCRYPTED_OLE2 = "Heuristics.Encrypted.OLE2";
 
 /** [MS-PPT] record types we act on */
 const RT_EX_OLE_OBJ_STG = 0x1011;
@@ -31,6 +34,7 @@ export function looksLikeOle2(data: Uint8Array): boolean {
 export const unpackOle2: Unpacker = function* (data: Uint8Array, ctx: UnpackCtx): Iterable<Child> {
   const cfb = readCfb(data, ctx);
   if (hasVbaProject(cfb)) ctx.heuristic(MACROS_VBA);
+  if (isEncrypted(cfb)) ctx.heuristic(ENCRYPTED_OLE2);
   for (const stream of cfb.streams) {
     const name = displayPath(stream.path);
     yield { name, data: stream.data };
@@ -54,6 +58,29 @@ export function hasVbaProject(cfb: CfbFile): boolean {
   const isVba = (n: string) => n.toLowerCase() === "vba";
   if (cfb.storages.some((p) => isVba(p[p.length - 1]))) return true;
   return cfb.streams.some((s) => s.path[s.path.length - 1].toLowerCase() === "_vba_project");
+}
+
+/** Records of a BIFF8 Workbook stream looked at for FILEPASS: it follows BOF and a few
+ *  header records; Excel writes it within the first handful. */
+const FILEPASS_SEARCH_RECORDS = 32;
+
+/** Password-protected Office documents: OOXML in an encrypted CFB package ([MS-OFFCRYPTO]
+ *  EncryptionInfo + EncryptedPackage), Word's FIB fEncrypted bit, Excel's FILEPASS. */
+export function isEncrypted(cfb: CfbFile): boolean {
+  const top = new Map(cfb.streams.filter((s) => s.path.length === 1).map((s) => [s.path[0], s.data]));
+  if (top.has("EncryptedPackage") && top.has("EncryptionInfo")) return true;
+  const word = top.get("WordDocument");
+  // FibBase: wIdent 0xA5EC at 0, flags at 0x0A with fEncrypted = bit 8
+  if (word && word.length >= 12 && word[0] === 0xec && word[1] === 0xa5 && word[11] & 0x01) return true;
+  const book = top.get("Workbook") ?? top.get("Book");
+  if (book) {
+    for (let off = 0, n = 0; off + 4 <= book.length && n < FILEPASS_SEARCH_RECORDS; n++) {
+      const type = book[off] | (book[off + 1] << 8);
+      if (type === 0x002f) return true;
+      off += 4 + (book[off + 2] | (book[off + 3] << 8));
+    }
+  }
+  return false;
 }
 
 /**

@@ -92,7 +92,7 @@ describe("evalLogic", () => {
     expect(ev("(0|1|2)>0,3", [1, 1, 0])).toBe(false);
   });
 
-  it("ClamAV quirks: a true `N=0` contributes its id; a nested block contributes no ids", () => {
+  it("ClamAV quirks: a true `N=0` contributes its id; a nested block contributes no ids (measured)", () => {
     expect(ev("(0=0|1)>0,2", [0, 1])).toBe(true);
     expect(ev("((0|1)|2)>0,2", [1, 1, 0])).toBe(true);
     expect(ev("((0|1)>0|2)>0,2", [1, 1, 0])).toBe(false);

@@ -1,6 +1,6 @@
 import CFB from "cfb";
 import { describe, expect, it } from "vitest";
-import { decodeMsiName, looksLikeOle2, MACROS_VBA, unpackOle2 } from "../../host/unpack/ole2.js";
+import { decodeMsiName, ENCRYPTED_OLE2, looksLikeOle2, MACROS_VBA, unpackOle2 } from "../../host/unpack/ole2.js";
 import { UnpackError } from "../../host/unpack/types.js";
 import { expectSurvivesMutants, mutants } from "../helpers/mutations.js";
 import { collect, makeCtx } from "../helpers/unpack-ctx.js";
@@ -86,6 +86,27 @@ describe("ole2", () => {
     const kids = await collect(unpackOle2, f, ctx);
     expect(ctx.heuristics).toContain(MACROS_VBA);
     expect(kids.map((k) => k.name)).toContain("Macros/VBA/_VBA_PROJECT");
+  });
+
+  it("raises Heuristics.Encrypted.OLE2 for encrypted Word, Excel and OOXML packages", async () => {
+    const wordFib = new Uint8Array(64);
+    wordFib.set([0xec, 0xa5], 0);
+    wordFib[11] = 0x01; // fEncrypted
+    const filepass = Uint8Array.from([0x09, 0x08, 2, 0, 0, 6, /* BOF */ 0x2f, 0x00, 2, 0, 1, 0 /* FILEPASS */]);
+    const cases: Array<[Record<string, Uint8Array>, boolean]> = [
+      [{ "/WordDocument": wordFib }, true],
+      [{ "/Workbook": filepass }, true],
+      [{ "/EncryptionInfo": new Uint8Array(8), "/EncryptedPackage": new Uint8Array(8) }, true],
+      [{ "/Workbook": filepass.subarray(0, 6) }, false],
+    ];
+    for (const [streams, encrypted] of cases) {
+      const ctx = makeCtx();
+      await collect(unpackOle2, buildCfb(streams), ctx);
+      expect(ctx.heuristics.includes(ENCRYPTED_OLE2)).toBe(encrypted);
+    }
+    const plain = makeCtx();
+    await collect(unpackOle2, doc, plain);
+    expect(plain.heuristics).toEqual([]);
   });
 
   it("terminates on a directory whose storages are each other's child", async () => {
