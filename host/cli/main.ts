@@ -30,10 +30,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A closed pipe (`bulwark scan … | head`) is not an error worth a stack trace.
+// Output that cannot be written (`bulwark scan … | head` closing the pipe, a full disk) ends
+// the run with exit 2: results were lost, so neither "clean" (0) nor "found" (1) is true.
+// A closed pipe is common enough not to deserve a stack trace.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw e;
+  if (e.code !== "EPIPE") process.stderr.write(`ERROR: cannot write output: ${e.message}\n`);
+  process.exit(2);
 });
 
 try {

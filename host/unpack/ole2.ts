@@ -7,6 +7,7 @@
  * - the "PowerPoint Document" stream: embedded OLE objects are ExOleObjStg records,
  *   usually zlib-compressed -> the embedded compound file (the orchestrator unpacks it
  *   again, which finds its Ole10Native).
+ * - VBA projects: each module's decompressed source (vba.ts), named "<storage>/<module>.vba".
  * A `VBA` storage or `_VBA_PROJECT` stream raises Heuristics.OLE2.ContainsMacros.VBA;
  * a password-protected document (encrypted OOXML package, Word fEncrypted, Excel
  * FILEPASS) raises Heuristics.Encrypted.OLE2, since its content cannot be scanned.
@@ -15,6 +16,7 @@ import { boundedInflate } from "./bounded-inflate.js";
 import { looksLikeCfb, readCfb, type CfbFile } from "./cfb-reader.js";
 import { parseOle10Native } from "./ole-package.js";
 import type { Child, UnpackCtx, Unpacker } from "./types.js";
+import { vbaModules } from "./vba.js";
 
 export const MACROS_VBA = "Heuristics.OLE2.ContainsMacros.VBA";
 export const ENCRYPTED_OLE2 = "Heuristics.Encrypted.OLE2";
@@ -33,7 +35,8 @@ export function looksLikeOle2(data: Uint8Array): boolean {
 
 export const unpackOle2: Unpacker = function* (data: Uint8Array, ctx: UnpackCtx): Iterable<Child> {
   const cfb = readCfb(data, ctx);
-  if (hasVbaProject(cfb)) ctx.heuristic(MACROS_VBA);
+  const macros = hasVbaProject(cfb);
+  if (macros) ctx.heuristic(MACROS_VBA);
   if (isEncrypted(cfb)) ctx.heuristic(ENCRYPTED_OLE2);
   for (const stream of cfb.streams) {
     const name = displayPath(stream.path);
@@ -49,6 +52,9 @@ export const unpackOle2: Unpacker = function* (data: Uint8Array, ctx: UnpackCtx)
       let n = 0;
       for (const obj of pptEmbeddedObjects(stream.data, ctx)) yield { name: `${name}/ExOleObjStg-${n++}`, data: obj };
     }
+  }
+  if (macros) {
+    for (const m of vbaModules(cfb, ctx)) yield { name: `${displayPath(m.path)}.vba`, data: m.source };
   }
 };
 
