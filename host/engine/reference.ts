@@ -15,11 +15,10 @@
  *   is exact. Inside a part, segments are separated by gapMin..gapMax bytes.
  * - .ldb subsignature count (what `=x`, `>x` compare): the number of distinct start offsets
  *   of the last segment over all complete matches. For a one-chunk subsig that is the number
- *   of distinct match starts (ClamAV counts a subsig match only at an offset beyond the last
- *   counted one; overlapping matches count: `aaaaaa` in 5×`aa` bytes... measured =3 for
- *   `aaaaaa` in `aa`×5). For a split subsig ClamAV counts each occurrence of its last part
- *   that completes a chain (measured: `aabb*ccdd` on aabb ccdd ccdd ccdd → 3), which is the
- *   same rule.
+ *   of distinct match starts: ClamAV counts a match only at an offset beyond the last counted
+ *   one, and overlapping matches count (measured: `aaaaaa` in five aa bytes → 3). For a split
+ *   subsig ClamAV counts each occurrence of its last part that completes a chain (measured:
+ *   `aabb*ccdd` on aabb ccdd ccdd ccdd → 3, on aabb aabb aabb ccdd → 1): the same rule.
  * - FileSize in an .ldb TDB is an inclusive range on the object size.
  */
 import type { BodyAlt, BodySig, ByteCheck, OffsetSpec, Part, Segment, SignatureSet } from "../sigs/types.js";

@@ -68,10 +68,14 @@ function loadContainer(set: SignatureSet, file: string, buf: Buffer, e: string):
   } catch (err) {
     return addError(set, file, 0, `bad container: ${err instanceof Error ? err.message : err}`);
   }
+  const skipped: string[] = [];
   for (const m of members) {
     const me = ext(m.name);
-    if (TEXT_TYPES.has(me) || UNSUPPORTED.has(me)) loadBuffer(set, `${file}/${m.name}`, m.data, e !== "cud");
+    if (TEXT_TYPES.has(me)) loadBuffer(set, `${file}/${m.name}`, m.data, e !== "cud");
+    else if (UNSUPPORTED.has(me)) skipped.push(m.name);
   }
+  // one entry, not one per member: official containers always carry a few of these
+  if (skipped.length) addError(set, file, 0, `members of unsupported types skipped: ${skipped.join(", ")}`);
 }
 
 function finish(set: SignatureSet, opts: LoadOptions): SignatureSet {

@@ -9,9 +9,12 @@
  *   nibble-swapped, XORed with key[i % keylen] and inverted. Flags 4 restart the key
  *   every 1024 bytes, flag 2 alone runs it over the whole file; "unicode launcher"
  *   payloads are zlib streams after that.
+ * Plain records often include InstallShield cabinets (dataN.hdr + dataN.cab ...): their
+ * files are yielded too, as "<hdr name>/<file>" (iscab.ts).
  * The newer "ISSetupStream" layout (InstallShield 2015+) is not handled.
  */
 import { boundedInflate } from "./bounded-inflate.js";
+import { isCabFiles, looksLikeIsCabHeader } from "./iscab.js";
 import { UnpackError, type Child, type UnpackCtx, type Unpacker } from "./types.js";
 
 const SIG = "InstallShield\0";
@@ -40,15 +43,28 @@ export const unpackInstallShield: Unpacker = function* (data: Uint8Array, ctx: U
     yield* encryptedFiles(data, header, ctx);
     return;
   }
-  let found = 0;
+  const files = new Map<string, Uint8Array>();
   for (let rec = plainRecord(data, overlay); rec; rec = plainRecord(data, rec.end)) {
     ctx.checkTime();
     ctx.charge(rec.size);
-    found++;
-    yield { name: rec.name, data: data.subarray(rec.start, rec.end) };
+    const body = data.subarray(rec.start, rec.end);
+    files.set(rec.name.toLowerCase(), body);
+    yield { name: rec.name, data: body };
   }
-  if (found === 0) throw new UnpackError("installshield", "no InstallShield payload in the overlay");
+  if (files.size === 0) throw new UnpackError("installshield", "no InstallShield payload in the overlay");
+  yield* cabinetSets(files, ctx);
 };
+
+/** dataN.hdr with its volumes dataN.cab, data(N+1).cab ... from the same overlay. */
+function* cabinetSets(files: Map<string, Uint8Array>, ctx: UnpackCtx): Iterable<Child> {
+  for (const [name, hdr] of files) {
+    const m = /^(.*?)(\d+)\.hdr$/.exec(name);
+    if (!m || !looksLikeIsCabHeader(hdr)) continue;
+    const volumes = new Map<number, Uint8Array>();
+    for (let v = 1, n = Number(m[2]); files.has(`${m[1]}${n}.cab`); v++, n++) volumes.set(v, files.get(`${m[1]}${n}.cab`)!);
+    for (const f of isCabFiles(hdr, volumes, ctx)) yield { name: `${name}/${f.name}`, data: f.data };
+  }
+}
 
 function* encryptedFiles(data: Uint8Array, header: number, ctx: UnpackCtx): Iterable<Child> {
   const count = u16(data, header + 14);

@@ -17,6 +17,13 @@
  *   the instance is dropped and the next archive gets a fresh one (about 5 ms; the
  *   compiled module is cached).
  * - Emscripten's quit handler sets process.exitCode to 7-Zip's exit status; we restore it.
+ * - callMain was written to run once: it allocates argv on the WASM stack and never pops
+ *   it, so the 64 KiB stack overflows after ~290 extractions and 7-Zip crashes ("table
+ *   index is out of bounds"). We save and restore the stack pointer around every run.
+ * - This build has C++ exception catching disabled: any exception 7-Zip throws (wrong
+ *   password on encrypted headers, some corrupt inputs, bad_alloc) aborts the whole run
+ *   and escapes callMain as a JS throw. The run reports `aborted` and the instance is
+ *   discarded, since its C++ state is no longer trustworthy.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -64,9 +71,15 @@ export interface RunResult {
   aborted: string | null;
 }
 
+interface StackExports {
+  emscripten_stack_get_current(): number;
+  _emscripten_stack_restore(sp: number): void;
+}
+
 interface Instance {
   module: SevenZipModule;
   memory: WebAssembly.Memory;
+  stack: StackExports;
   job: Job | null;
 }
 
@@ -118,6 +131,7 @@ async function create(): Promise<Instance> {
     instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
       void WebAssembly.instantiate(mod, imports).then((i) => {
         inst.memory = i.exports.memory as WebAssembly.Memory;
+        inst.stack = i.exports as unknown as StackExports;
         done(i, mod);
       });
       return {};
@@ -213,11 +227,13 @@ export function run7z(inst: Instance, args: string[], budget: RunBudget): RunRes
   inst.job = job;
   let exitCode = -1;
   let aborted: string | null = null;
+  const sp = inst.stack.emscripten_stack_get_current();
   try {
     exitCode = inst.module.callMain(args) as unknown as number;
   } catch (e) {
     aborted = String(e); // an abort inside the WASM code (e.g. out of memory)
   } finally {
+    inst.stack._emscripten_stack_restore(sp); // callMain leaves argv on the stack
     inst.job = null;
     process.exitCode = savedExitCode;
     if (aborted !== null || inst.memory.buffer.byteLength > HEAP_RESET_BYTES) discard(inst);

@@ -83,16 +83,19 @@ let jobSeq = 0;
 
 export const unpackSevenZip: Unpacker = async function* (data: Uint8Array, ctx: UnpackCtx): AsyncIterable<Child> {
   if (data.length > ctx.limits.maxFileSize) throw new LimitExceeded("MaxFileSize", `archive of ${data.length} bytes`);
-  const inst = await sevenZip();
-  const fs = inst.module.FS;
-  const dir = `/job${++jobSeq}`;
-  const input = `${dir}/in`;
-  const children: Child[] = [];
-  let limit: LimitExceeded | null = null;
   if (sevenZipHeaderEncrypted(data)) {
     ctx.heuristic(encryptedName("7z"));
     return;
   }
+  const format = sevenZipFormat(data);
+  const inst = await sevenZip();
+  const fs = inst.module.FS;
+  const dir = `/job${++jobSeq}`;
+  const input = `${dir}/in`;
+  // Everything is read back before the first yield: the instance is shared, and another
+  // archive may run on it while our consumer awaits.
+  const children: Child[] = [];
+  let limit: LimitExceeded | null = null;
   fs.mkdir(dir);
   try {
     fs.writeFile(input, data);
@@ -106,7 +109,7 @@ export const unpackSevenZip: Unpacker = async function* (data: Uint8Array, ctx: 
     }
     if (!listing.type) {
       const why = list.aborted !== null ? "7-Zip aborted on this input" : errors.join(" ").slice(0, 200) || "cannot open";
-      if (sevenZipFormat(data) && sevenZipFormat(data) !== "nsis") throw new UnpackError("7z", why);
+      if (format && format !== "nsis") throw new UnpackError("7z", why);
       return; // an executable without an archive inside: nothing to unpack
     }
     if (!ACCEPTED_TYPES.has(listing.type.toLowerCase())) return;

@@ -15,7 +15,7 @@ import { referenceMatch } from "../../host/engine/reference.js";
 import type { SignatureSet } from "../../host/sigs/types.js";
 import { genSignatureSet } from "../helpers/random-sigs.js";
 
-const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bulwark-refclam-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -78,7 +78,9 @@ describe("reference matcher vs clamscan", () => {
   }
 
   it("the comparison is not vacuous", () => {
-    expect(lines).toBeGreaterThan(SEEDS.length * 60);
-    expect(detections).toBeGreaterThan(SEEDS.length * 10);
+    // every generated line loaded (40 ndb + 20 ldb + some hdb per seed) and a fair share of
+    // the planted signatures were found by both sides
+    expect(lines).toBeGreaterThanOrEqual(SEEDS.length * 60);
+    expect(detections).toBeGreaterThan(SEEDS.length * 15);
   });
 });

@@ -197,6 +197,8 @@ describe("directories and containers", () => {
     { name: "COPYING", data: Buffer.from("license text\n") },
     { name: "test.ndb", data: Buffer.from("Official.Ndb:0:*:aabbccdd\nBroken:0:*:aabbzz\n") },
     { name: "test.hdb", data: Buffer.from("44d88612fea8a8f36de82e1278abb02f:68:Official.Hash\n") },
+    { name: "test.info", data: Buffer.from("ClamAV-VDB:whatever\n") },
+    { name: "test.cfg", data: Buffer.from("DOCUMENT:0x3:0:0\n") },
   ];
 
   it("a .cvd with a correct MD5 loads its members as official signatures", () => {
@@ -204,7 +206,11 @@ describe("directories and containers", () => {
     const set = load(p);
     expect(set.ndb.map((s) => s.name)).toEqual(["Official.Ndb"]);
     expect(set.hashes.map((s) => s.name)).toEqual(["Official.Hash"]);
-    expect(set.errors).toEqual([{ file: `${p}/test.ndb`, line: 2, reason: expect.stringMatching(/invalid hex/) }]);
+    expect(set.errors).toEqual([
+      { file: `${p}/test.ndb`, line: 2, reason: expect.stringMatching(/invalid hex/) },
+      { file: p, line: 0, reason: "members of unsupported types skipped: test.cfg" },
+    ]);
+    expect(set.files).toEqual([p]);
   });
 
   it("a .cvd whose MD5 does not match is rejected whole", () => {

@@ -8,6 +8,7 @@ import { collect, makeCtx } from "../helpers/unpack-ctx.js";
 import { CLAM_EXE_SHA256, sha256, testfile } from "../helpers/testfiles.js";
 
 const hasClam = (kids: Child[]) => kids.some((k) => sha256(k.data) === CLAM_EXE_SHA256);
+const clamNames = (kids: Child[]) => kids.filter((k) => sha256(k.data) === CLAM_EXE_SHA256).map((k) => k.name);
 
 describe("installshield", () => {
   it("finds the overlay of the test installers and nothing in a plain PE", () => {
@@ -41,6 +42,14 @@ describe("installshield", () => {
     expect(hasClam(kids)).toBe(true);
   });
 
+  it("reads the InstallShield cabinets of clam_IScab_int.exe (clam.exe is in volume 2)", async () => {
+    const kids = await collect(unpackInstallShield, testfile("clam_IScab_int.exe"));
+    expect(kids.map((k) => k.name)).toContain("data2.cab");
+    expect(clamNames(kids)).toEqual(["data1.hdr/clam.exe"]);
+    const license = kids.find((k) => k.name === "data1.hdr/license.rtf")!;
+    expect(Buffer.from(license.data.subarray(0, 5)).toString("latin1")).toBe("{\\rtf");
+  });
+
   it("charges every file", async () => {
     const ctx = makeCtx();
     const kids = await collect(unpackInstallShield, testfile("clam_ISmsi_ext.exe"), ctx);
@@ -53,7 +62,7 @@ describe("installshield", () => {
   });
 
   it("survives truncated and corrupted variants", async () => {
-    for (const f of ["clam_ISmsi_ext.exe", "clam_IScab_ext.exe"]) {
+    for (const f of ["clam_ISmsi_ext.exe", "clam_IScab_ext.exe", "clam_IScab_int.exe"]) {
       const d = testfile(f);
       const o = overlayStart(d);
       await expectSurvivesMutants(unpackInstallShield, mutants(d, { flips: 60, focus: [o, o + 2048] }));

@@ -113,6 +113,16 @@ describe("sevenzip", () => {
     expect((err as LimitExceeded).limit).toBe("MaxScanTime");
   });
 
+  it("keeps working on one instance across hundreds of archives (no WASM stack leak)", async () => {
+    const inst = await sevenZip();
+    const archive = testfile("clam.7z");
+    for (let i = 0; i < 400; i++) {
+      const kids = await collect(unpackSevenZip, archive);
+      expect(kids).toHaveLength(1);
+    }
+    expect(await sevenZip()).toBe(inst); // never aborted, so never recycled
+  });
+
   it("reads dictionary sizes from 7-Zip method strings", () => {
     expect(dictionaryBytes("LZMA2:24 BCJ")).toBe(16 << 20);
     expect(dictionaryBytes("LZMA:1536m")).toBe(1536 << 20);

@@ -9,17 +9,18 @@ import { collect, makeCtx } from "../helpers/unpack-ctx.js";
 const enc = (s: string) => new TextEncoder().encode(s);
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
 
-/** MS-OVBA container using only literal tokens (valid, just not smaller). */
+/** MS-OVBA container without compression: full 4 KiB chunks stored raw, the tail as a
+ *  "compressed" chunk of literal tokens only (valid, just not smaller). */
 function ovbaLiteral(data: Uint8Array): Uint8Array {
   const out: number[] = [0x01];
-  for (let c = 0; c < data.length || c === 0; c += 4096) {
-    const chunk = data.subarray(c, c + 4096);
-    const body: number[] = [];
-    for (let i = 0; i < chunk.length; i += 8) body.push(0x00, ...chunk.subarray(i, i + 8));
-    const size = body.length + 2 - 3;
-    out.push(size & 0xff, 0xb0 | ((size >> 8) & 0x0f), ...body);
-    if (data.length === 0) break;
-  }
+  let c = 0;
+  for (; c + 4096 <= data.length; c += 4096) out.push(0xff, 0x3f, ...data.subarray(c, c + 4096));
+  const tail = data.subarray(c);
+  if (tail.length > 3640) throw new Error("tail too long for a literal-only chunk");
+  const body: number[] = [];
+  for (let i = 0; i < tail.length; i += 8) body.push(0x00, ...tail.subarray(i, i + 8));
+  const size = body.length + 2 - 3;
+  if (tail.length > 0) out.push(size & 0xff, 0xb0 | ((size >> 8) & 0x0f), ...body);
   return Uint8Array.from(out);
 }
 
@@ -70,15 +71,13 @@ describe("vba", () => {
   });
 
   it("stops a copy-token bomb at the ratio limit", () => {
-    // one literal, then copy tokens each repeating the previous bytes (max length per token)
-    const chunks: number[] = [0x01];
-    for (let c = 0; c < 200; c++) {
-      const body = [0x00, 0x41, 0, 0, 0, 0, 0, 0, 0];
-      while (body.length < 4000) body.push(0xff, 0xff, 0x00, 0xf0, 0xff, 0x0f, 0xff, 0x0f, 0xff, 0x0f, 0xff, 0x0f, 0xff, 0x0f, 0xff, 0x0f, 0xff, 0x0f);
-      const size = body.length - 1;
-      chunks.push(size & 0xff, 0xb0 | (size >> 8), ...body);
-    }
-    expect(() => ovbaDecompress(Uint8Array.from(chunks), makeCtx({ maxRatio: 1 }))).toThrow(LimitExceeded);
+    // per chunk: flags 0b10, literal "A", copy token offset 1 / length 4095: 6 bytes -> 4 KiB
+    const chunk = [0x03, 0xb0, 0x02, 0x41, 0xfc, 0x0f];
+    const bomb = Uint8Array.from([0x01, ...Array.from({ length: 500 }, () => chunk).flat()]);
+    const ctx = makeCtx();
+    expect(ovbaDecompress(bomb, ctx)!.length).toBe(500 * 4096); // ~680:1, under the default 1000
+    expect(() => ovbaDecompress(bomb, makeCtx({ maxRatio: 100 }))).toThrow(LimitExceeded);
+    expect(() => ovbaDecompress(bomb, makeCtx({ maxFileSize: 100_000 }))).toThrow(/MaxFileSize/);
   });
 
   it("survives truncated and corrupted VBA projects", async () => {
