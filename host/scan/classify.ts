@@ -14,7 +14,9 @@ import { looksLikeMail, looksLikeMbox, unpackMail, unpackMbox } from "../unpack/
 import { unpackOle2 } from "../unpack/ole2.js";
 import { unpackPdf } from "../unpack/pdf.js";
 import { unpackRtf } from "../unpack/rtf.js";
+import { unpackExecutable } from "../unpack/executable.js";
 import { unpackSevenZip } from "../unpack/sevenzip.js";
+import { unpackSis } from "../unpack/sis.js";
 import { unpackSzdd } from "../unpack/szdd.js";
 import { unpackTar } from "../unpack/tar.js";
 import { looksLikeTnef, unpackTnef } from "../unpack/tnef.js";
@@ -39,6 +41,10 @@ const BY_TYPE: Partial<Record<Classification["type"], Unpacker>> = {
   pdf: unpackPdf,
   rtf: unpackRtf,
   szdd: unpackSzdd,
+  sis: unpackSis,
+  // executables may carry what they install or unpack: UPX, InstallShield, 7-Zip-readable
+  // installers (NSIS, SFX), and PE files carved out of them
+  pe: unpackExecutable,
   tnef: unpackTnef,
   "7z": unpackSevenZip,
   arj: unpackSevenZip,
@@ -78,8 +84,7 @@ export function classify(data: Uint8Array): Classification {
     else if (looksLikeText(data)) type = "text";
   }
   const executable = type === "pe" || type === "elf" || type === "macho" || isExecutable(data);
-  // executables may carry an archive (self-extractors, installers): 7-Zip finds those
-  const unpack = BY_TYPE[type] ?? (type === "pe" ? unpackSevenZip : null);
+  const unpack = BY_TYPE[type] ?? null;
   const target = type === "mbox" ? targetTypeOf("mail") : type === "binhex" || type === "uuencode" ? targetTypeOf("text") : targetTypeOf(type as FileType);
   return { type, target, unpack, executable };
 }
