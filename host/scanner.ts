@@ -127,8 +127,15 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
   const loadMs = performance.now() - t0;
   const meta = db.meta;
 
+  // one thread scans one input at a time (its input windows are reused): queue callers
+  let localChain: Promise<unknown> = Promise.resolve();
   async function run(req: ScanRequest): Promise<Verdict> {
-    if (local) return local.scan(req);
+    if (local) {
+      const thread = local;
+      const next = localChain.then(() => thread.scan(req));
+      localChain = next.catch(() => undefined);
+      return next;
+    }
     try {
       return await pool!.run(req);
     } catch (e) {

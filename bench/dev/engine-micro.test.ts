@@ -36,9 +36,9 @@ it("throughput", async () => {
     const eng = new EngineInstance(await engineModule(), mem);
     for (let i = 0; i < 5; i++) eng.scan(rand.subarray(0, 1 << 20), 0);
     for (const [dl, data] of [["random", rand], ["elf", elf]] as const) {
-      const w = eng.window_(data.length); w.set(data);
+      const w = eng.inputWindow(data.length); w.set(data);
       let best = Infinity, hits = 0;
-      for (let k = 0; k < 3; k++) { t = performance.now(); hits = eng.scanWindow(data.length, 0).sids.length; best = Math.min(best, performance.now() - t); }
+      for (let k = 0; k < 3; k++) { t = performance.now(); hits = eng.scan(w, 0).sids.length; best = Math.min(best, performance.now() - t); }
       console.log(`${label} on ${dl}: ${(data.length / best / 1e3).toFixed(0)} MB/s, hits ${hits}, compile ${ct.toFixed(0)} ms, blob ${(blob.length / 1e6).toFixed(1)} MB`, JSON.stringify(meta.bodyTableStats));
     }
   }

@@ -83,8 +83,14 @@ export interface RawScan {
 /** One engine instance: the core bound to the database plus this thread's private region. */
 export class EngineInstance {
   private ex!: EngineExports;
-  private window = 0;
-  private windowSize = 0;
+  /** Input windows: [0] holds a top-level object read straight from its file (see
+   *  inputWindow), [1] every object copied in for scanning (members, decoded parts). Two,
+   *  because a container's own bytes must stay intact in [0] while its members pass
+   *  through [1]. */
+  private windows = [
+    { at: 0, size: 0 },
+    { at: 0, size: 0 },
+  ];
   private outPtr = 0;
   private view!: Uint8Array;
   private readonly nSids: number;
@@ -125,31 +131,39 @@ export class EngineInstance {
     if (!this.view || this.view.byteLength !== buf.byteLength) this.view = new Uint8Array(buf);
   }
 
-  /** Make the input window at least n bytes (plus slack); returns a view of it. */
-  window_(n: number): Uint8Array {
-    if (n + WINDOW_SLACK > this.windowSize) {
+  /** A view of `n` bytes of input window `w`, grown (as a new region) when too small. */
+  private windowView(n: number, w: 0 | 1): Uint8Array {
+    const win = this.windows[w];
+    if (n + WINDOW_SLACK > win.size) {
       const size = Math.max(INITIAL_WINDOW, 2 ** Math.ceil(Math.log2(n + WINDOW_SLACK)));
-      this.window = takeRegion(this.memory, size);
-      this.windowSize = size;
+      win.at = takeRegion(this.memory, size);
+      win.size = size;
     }
     this.refreshView();
-    return this.view.subarray(this.window, this.window + n);
+    return this.view.subarray(win.at, win.at + n);
   }
 
-  /** Scan bytes already written into window_(len). */
-  scanWindow(len: number, objType: number): RawScan {
-    const n = this.ex.scan(this.window, len, objType);
+  /** The window to read a top-level object into (e.g. with fs.readSync): scanning it later
+   *  costs no copy and the bytes never exist twice. Valid until the next inputWindow call. */
+  inputWindow(n: number): Uint8Array {
+    return this.windowView(n, 0);
+  }
+
+  /** Scan `data`: in place if it is the input window, else copied into the member window. */
+  scan(data: Uint8Array, objType: number): RawScan {
+    let at: number;
+    const w0 = this.windows[0];
+    if (data.buffer === this.view.buffer && data.byteOffset >= w0.at && data.byteOffset + data.length + WINDOW_SLACK <= w0.at + w0.size) {
+      at = data.byteOffset;
+    } else {
+      this.windowView(data.length, 1).set(data);
+      at = this.windows[1].at;
+    }
+    const n = this.ex.scan(at, data.length, objType);
     this.refreshView();
     const sids = new Uint32Array(n);
-    const out = new Uint32Array(this.view.buffer, this.outPtr, n);
-    sids.set(out);
+    sids.set(new Uint32Array(this.view.buffer, this.outPtr, n));
     return { sids, flags: this.ex.lastFlags() };
-  }
-
-  /** Copy `data` into the input window and scan it. */
-  scan(data: Uint8Array, objType: number): RawScan {
-    this.window_(data.length).set(data);
-    return this.scanWindow(data.length, objType);
   }
 
   countOf(sid: number): number {

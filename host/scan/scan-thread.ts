@@ -25,6 +25,23 @@ export type ScanRequest =
   | { kind: "path"; path: string; allmatch?: boolean }
   | { kind: "bytes"; data: Uint8Array; allmatch?: boolean };
 
+/** Read a whole file into the buffer `alloc` gives (the engine's input window). */
+function readInto(path: string, size: number, alloc: (n: number) => Uint8Array): Uint8Array {
+  const fd = fs.openSync(path, "r");
+  try {
+    const buf = alloc(size);
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, buf, at, size - at, at);
+      if (n <= 0) break; // file shrank while we read: scan what is there
+      at += n;
+    }
+    return buf.subarray(0, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class ScanThread {
   private readonly env: ScanEnv;
   private readonly faults: { spin?: Buffer; trap?: Buffer };
@@ -54,7 +71,7 @@ export class ScanThread {
           notScanned: [{ name: "Heuristics.Limits.Exceeded.MaxFileSize", path: "", reason: `${size} bytes` }],
         };
       }
-      data = fs.readFileSync(req.path);
+      data = readInto(req.path, size, (n) => this.env.engine.inputWindow(n));
     } else {
       data = req.data;
     }
