@@ -274,6 +274,15 @@ function teddyCand(tp: usize, p: usize, buckets: u32): void {
 
 /** Resolve a bitmap hit through the CSR table: exact gram compare, then verify. */
 function cand(tp: usize, g: u64, h: u32, p: usize): void {
+  // second-level filter: the same bitmap size under an independent hash; a false hit of
+  // the first bitmap (a few % of probes) rarely survives both, and this one miss is
+  // cheaper than the two (bucket head, entries) a CSR lookup costs
+  const bm2 = load<u32>(tp + TBL.BITMAP2);
+  if (bm2 != 0) {
+    const bits = load<u32>(tp + TBL.BITS);
+    const h2 = load<u32>(tp + TBL.G) == 8 ? <u32>((g * 0xc2b2ae3d27d4eb4f) >> <u64>(64 - bits)) : (<u32>g * 0x85ebca77) >> (32 - bits);
+    if (!bitSet(dbBase + bm2, h2)) return;
+  }
   const bucket = h >> load<u32>(tp + TBL.BSHIFT);
   const heads = dbBase + load<u32>(tp + TBL.HEADS);
   const ents = dbBase + load<u32>(tp + TBL.ENTRIES);

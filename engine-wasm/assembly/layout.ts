@@ -32,6 +32,7 @@ export namespace TBL {
   export const ENTRIES: usize = 24;
   export const NENT: usize = 28;
   export const GMASK: usize = 32;
+  export const BITMAP2: usize = 40;
   export const SIZE: usize = 48;
 }
 

@@ -16,7 +16,7 @@ import { chooseAnchors, gramVariants, GRAM_CLASSES, type Anchor } from "./anchor
 import { buildTeddy, teddyEntries, TEDDY_CLASS } from "./teddy.js";
 import { BlobWriter } from "./blob-writer.js";
 import { CHECK_KIND, CHKF_NEG, CHKF_RIGHT, CHK, DB, DB_MAGIC, DB_VERSION, GRAM_ENTRY_SIZE, PAT, SEG, SID, SIDF_COUNTS, TBL } from "./layout.js";
-import { hash32, hash64 } from "./gram-hash.js";
+import { hash32, hash32b, hash64, hash64b } from "./gram-hash.js";
 
 export interface HashSection {
   algo: HashAlgo;
@@ -123,7 +123,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   });
 
   // ---- prefilter tables: Teddy for a small set, gram tables otherwise
-  const tableRecs: { cls: number; bits: number; bshift: number; bitmap: number; heads: number; entries: number; n: number }[] = [];
+  const tableRecs: { cls: number; bits: number; bshift: number; bitmap: number; bitmap2?: number; heads: number; entries: number; n: number }[] = [];
   const stats: DbMeta["bodyTableStats"] = [];
   const teddy = teddyEntries(teddySeeds);
   if (teddy) {
@@ -151,6 +151,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
     rec[TBL.NENT / 4] = t.n;
     rec[TBL.GMASK / 4] = G >= 4 ? 0xffffffff : 0xffff;
     rec[TBL.GMASK / 4 + 1] = G === 8 ? 0xffffffff : 0;
+    rec[TBL.BITMAP2 / 4] = t.bitmap2 ?? 0;
     w.u32s(rec);
   }
   const patternsOff = w.align(16);
@@ -277,8 +278,15 @@ function writeSegments(w: BlobWriter, segs: Segment[], gapMin: number[], gapMax:
   return off;
 }
 
-/** Bitmap + CSR table for one gram class. Bitmap bits: ~16 bits per entry keeps the false
- *  candidate rate near 6% while a 100k-signature table stays around 2 MiB (cache-sized). */
+/** Bitmap bits per gram entry, log2: 16 bits per entry gives each of the two bitmaps ~6%
+ *  fill (0.4% false candidates through both) while a 100k-signature table's bitmaps stay
+ *  around 2 MiB each. Measured on 100k literals: 2^5 per entry was within noise, 2^6 slower
+ *  (8 MiB bitmaps miss the cache on every probe). */
+const BITMAP_BITS_PER_ENTRY_LOG2 = 4;
+/** 2^26 bits = 8 MiB per bitmap: the cap for million-pattern sets. */
+const MAX_BITMAP_BITS = 26;
+
+/** Bitmaps + CSR table for one gram class. */
 function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
   const { G } = GRAM_CLASSES[cls];
   const n = ents.length;
@@ -289,7 +297,7 @@ function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
     bshift = 0;
   } else {
     const lg = Math.ceil(Math.log2(Math.max(2, n)));
-    bits = Math.min(G === 8 ? 26 : 26, Math.max(12, lg + 4));
+    bits = Math.min(MAX_BITMAP_BITS, Math.max(12, lg + BITMAP_BITS_PER_ENTRY_LOG2));
     const cb = Math.min(bits, Math.max(4, lg));
     bshift = bits - cb;
   }
@@ -316,12 +324,21 @@ function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
     entries[k + 2] = e.pid;
     entries[k + 3] = e.off;
   }
+  let bitmap2Off = 0;
+  if (G !== 2) {
+    const bitmap2 = new Uint8Array(bitmap.length);
+    for (const e of ents) {
+      const h2 = G === 4 ? hash32b(e.lo, bits) : hash64b(e.lo, e.hi, bits);
+      bitmap2[h2 >>> 3] |= 1 << (h2 & 7);
+    }
+    bitmap2Off = w.bytesAligned(bitmap2, 64);
+  }
   const bitmapOff = w.bytesAligned(bitmap, 64);
   const headsOff = w.align(4);
   w.u32s(heads);
   const entriesOff = w.align(16);
   w.u32s(entries);
-  return { cls, bits, bshift, bitmap: bitmapOff, heads: headsOff, entries: entriesOff, n };
+  return { cls, bits, bshift, bitmap: bitmapOff, bitmap2: bitmap2Off, heads: headsOff, entries: entriesOff, n };
 }
 
 const DIGEST_LEN: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32 };

@@ -3,6 +3,7 @@
  * They must equal engine-wasm/assembly/index.ts bit for bit:
  *   G=4: (g * 0x9e3779b1) >>> (32 - bits)            (u32 wrap-around multiply)
  *   G=8: (g * 0x9e3779b97f4a7c15) >> (64 - bits)     (u64 wrap-around multiply)
+ * and, for the second-level bitmap, the same with 0x85ebca77 / 0xc2b2ae3d27d4eb4f.
  */
 
 export function hash32(g: number, bits: number): number {
@@ -24,8 +25,19 @@ function mulHi32(a: number, b: number): number {
   return (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
 }
 
+function top64(lo: number, hi: number, klo: number, khi: number): number {
+  // top 32 bits of (hi:lo * khi:klo) mod 2^64
+  return (mulHi32(lo, klo) + Math.imul(lo, khi) + Math.imul(hi, klo)) >>> 0;
+}
+
 export function hash64(lo: number, hi: number, bits: number): number {
-  // top 32 bits of (hi:lo * KHI:KLO) mod 2^64
-  const top = (mulHi32(lo, KLO) + Math.imul(lo, KHI) + Math.imul(hi, KLO)) >>> 0;
-  return top >>> (32 - bits);
+  return top64(lo, hi, KLO, KHI) >>> (32 - bits);
+}
+
+/** The second-level filter hashes (engine cand()): independent multipliers. */
+export function hash64b(lo: number, hi: number, bits: number): number {
+  return top64(lo, hi, 0x27d4eb4f, 0xc2b2ae3d) >>> (32 - bits);
+}
+export function hash32b(g: number, bits: number): number {
+  return Math.imul(g, 0x85ebca77) >>> (32 - bits);
 }

@@ -18,7 +18,7 @@ export const DB = {
   META: 36, METALEN: 40, HEADER_SIZE: 64,
 } as const;
 
-export const TBL = { G: 0, S: 4, BITS: 8, BITMAP: 12, BSHIFT: 16, HEADS: 20, ENTRIES: 24, NENT: 28, GMASK: 32, SIZE: 48 } as const;
+export const TBL = { G: 0, S: 4, BITS: 8, BITMAP: 12, BSHIFT: 16, HEADS: 20, ENTRIES: 24, NENT: 28, GMASK: 32, BITMAP2: 40, SIZE: 48 } as const;
 export const PAT = { SID: 0, SLOT: 4, PART: 8, NPARTS: 12, GAPPREV: 16, NSEG: 20, ANCHORSEG: 24, SEGS: 28, OFFKIND: 32, OFFA: 36, OFFB: 40, SIZE: 48 } as const;
 export const SEG = { LEN: 0, GAPMIN: 4, GAPMAX: 8, BYTES: 12, MASKS: 16, NCHECKS: 20, CHECKS: 24, SIZE: 32 } as const;
 export const CHK = { KIND: 0, AT: 4, DATA: 8, LEN: 12, SIZE: 16 } as const;
