@@ -51,7 +51,8 @@ export class BlobWriter {
     return this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
+  /** The bytes written (a view: the writer must not be used afterwards). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return this.buf.subarray(0, this.len);
   }
 }

@@ -352,15 +352,7 @@ function writeHashSections(w: BlobWriter, sigs: HashSig[], names: string[]): Has
     if (!list.length) continue;
     const dlen = DIGEST_LEN[algo];
     const n = list.length;
-    const key = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const d = list[i].digest;
-      const d0 = ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
-      key[i] = (list[i].size ?? ANY_SIZE) * 2097152 + Math.floor(d0 / 2048);
-    }
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => key[a] - key[b] || cmpBytes(list[a].digest, list[b].digest));
+    const order = orderBySize(list);
     const sizes = new Uint32Array(n);
     const digests = new Uint8Array(n * dlen);
     const nameIdx = new Uint32Array(n);
@@ -379,6 +371,28 @@ function writeHashSections(w: BlobWriter, sigs: HashSig[], names: string[]): Has
     out.push({ algo, n, sizes: sizesOff, digests: digestsOff, names: namesOff });
   }
   return out;
+}
+
+/** Indexes of `list` ordered by size, `*` (any size) last. Lookups scan the few entries of
+ *  one size linearly, so no digest order is needed. A million signatures: pack (size, index)
+ *  into one float and let the native typed-array sort do it (a comparator sort over objects
+ *  took seconds). */
+function orderBySize(list: HashSig[]): Uint32Array {
+  const n = list.length;
+  const idxBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  let maxSize = 0;
+  for (const s of list) if (s.size !== null) maxSize = Math.max(maxSize, s.size);
+  const scale = 2 ** idxBits;
+  if ((maxSize + 2) * scale > Number.MAX_SAFE_INTEGER) {
+    const order = Uint32Array.from(list.keys());
+    return order.sort((a, b) => (list[a].size ?? ANY_SIZE) - (list[b].size ?? ANY_SIZE) || a - b);
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (list[i].size ?? maxSize + 1) * scale + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = keys[i] % scale;
+  return order;
 }
 
 export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
