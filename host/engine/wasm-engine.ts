@@ -11,6 +11,7 @@
  * instance (EngineInstance.reset) and the database stays as it was.
  */
 import fs from "node:fs";
+import v8 from "node:v8";
 import { packageFile } from "../paths.js";
 import { DB, DB_MAGIC, DB_VERSION } from "./layout.js";
 
@@ -40,9 +41,21 @@ export interface EngineExports {
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 
-/** The compiled engine module (compile once per process; post it to workers). */
+/** The compiled engine module (compile once per process; post it to workers).
+ *  Compiled with the optimizing tier only: V8 otherwise starts wasm in its baseline tier
+ *  (Liftoff) and, having no on-stack replacement, runs a whole long first scan there at
+ *  about half speed. The module is small, so optimizing it up front costs a few ms. The
+ *  flag is process-wide, so it is set for this compile only. */
 export function engineModule(): Promise<WebAssembly.Module> {
-  modulePromise ??= WebAssembly.compile(fs.readFileSync(packageFile("engine-wasm/build/engine.wasm")));
+  if (!modulePromise) {
+    const bytes = fs.readFileSync(packageFile("engine-wasm/build/engine.wasm"));
+    v8.setFlagsFromString("--no-liftoff");
+    try {
+      modulePromise = Promise.resolve(new WebAssembly.Module(bytes)); // synchronous: compiled while the flag holds
+    } finally {
+      v8.setFlagsFromString("--liftoff");
+    }
+  }
   return modulePromise;
 }
 

@@ -34,17 +34,7 @@ import {
 import type { InitErrorMessage, JobMessage, ReplyErr, ReplyOk } from "./protocol.js";
 import { describeError, formatRemoteError, hasType, isReplyTo, preview } from "./protocol.js";
 
-export {
-  DEFAULT_START_TIMEOUT_MS,
-  MAX_CONSECUTIVE_START_FAILURES,
-  MAX_POOL_SIZE,
-  MAX_QUEUE,
-  RESPAWN_BACKOFF_BASE_MS,
-  RESPAWN_BACKOFF_MAX_MS,
-  type PoolState,
-  type RunOptions,
-  type WorkerPoolOptions,
-} from "./options.js";
+export * from "./options.js";
 
 interface Job<Req, Res> {
   id: number;

@@ -126,28 +126,9 @@ export function loadSignaturesSync(paths: string[], opts: LoadOptions = {}): Sig
   return finish(set, opts);
 }
 
-/** Load signature databases from files and directories (see the file comment). */
+/** Load signature databases from files and directories (see the file comment). Loading
+ *  happens once at start-up and parsing is CPU-bound, so this is the synchronous loader
+ *  behind a promise: one code path to keep right. */
 export async function loadSignatures(paths: string[], opts: LoadOptions = {}): Promise<SignatureSet> {
-  const set = emptySet();
-  for (const p of paths) {
-    let files: string[];
-    try {
-      const st = await fs.promises.stat(p);
-      files = st.isDirectory() ? (await fs.promises.readdir(p)).sort().filter(isDbFile).map((n) => path.join(p, n)) : [p];
-    } catch (err) {
-      addError(set, p, 0, `cannot read: ${err instanceof Error ? err.message : err}`);
-      continue;
-    }
-    if (files.length === 0) noneFound(set, p);
-    for (const f of files) {
-      try {
-        const buf = await fs.promises.readFile(f);
-        set.files.push(f);
-        loadBuffer(set, f, buf);
-      } catch (err) {
-        addError(set, f, 0, `cannot read: ${err instanceof Error ? err.message : err}`);
-      }
-    }
-  }
-  return finish(set, opts);
+  return loadSignaturesSync(paths, opts);
 }

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { genSignatureSet } from "../helpers/random-sigs.js";
+import { genSignatureSet, writeGeneratedSet } from "../helpers/random-sigs.js";
 
 const BIN = fileURLToPath(new URL("../../bin/bulwark", import.meta.url));
 /** Seeds per run: each a set of ~50 signatures and 8 files; clamscan loads in ~0.1 s each. */
@@ -37,17 +37,8 @@ describe("clamscan and bulwark scan agree per file", () => {
     let infected = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const g = genSignatureSet(seed * 104729, { ndb: 30, ldb: 12, hdb: 3, files: 8 });
-      const dir = path.join(tmp, `s${seed}`);
-      const db = path.join(dir, "db");
-      fs.mkdirSync(db, { recursive: true });
-      fs.writeFileSync(path.join(db, "gen.ndb"), g.ndbText);
-      fs.writeFileSync(path.join(db, "gen.ldb"), g.ldbText);
-      if (g.hdbText) fs.writeFileSync(path.join(db, "gen.hdb"), g.hdbText);
-      const paths = g.files.map((f) => {
-        const p = path.join(dir, f.name);
-        fs.writeFileSync(p, f.data);
-        return p;
-      });
+      const { db, files: paths } = writeGeneratedSet(g, path.join(tmp, `s${seed}`));
+      const dir = path.dirname(db);
       const clam = spawnSync("clamscan", ["--allmatch", "--no-summary", "-d", db, ...paths], { encoding: "utf8" });
       if (clam.error) throw new Error(`clamscan is required for this test: ${clam.error.message}`);
       expect(clam.status, `seed ${seed}: clamscan failed: ${clam.stderr}`).toBeLessThanOrEqual(1);

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadSignaturesSync } from "../../host/sigs/load.js";
 import { referenceMatch } from "../../host/engine/reference.js";
 import type { SignatureSet } from "../../host/sigs/types.js";
-import { genSignatureSet } from "../helpers/random-sigs.js";
+import { writeGeneratedSet, genSignatureSet } from "../helpers/random-sigs.js";
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bulwark-refclam-"));
@@ -54,17 +54,7 @@ describe("reference matcher vs clamscan", () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}: same names for every file`, () => {
       const g = genSignatureSet(seed, { ndb: 40, ldb: 20, hdb: 4, files: 4 });
-      const dir = path.join(tmp, `s${seed}`);
-      const db = path.join(dir, "db");
-      fs.mkdirSync(db, { recursive: true });
-      fs.writeFileSync(path.join(db, "gen.ndb"), g.ndbText);
-      fs.writeFileSync(path.join(db, "gen.ldb"), g.ldbText);
-      if (g.hdbText) fs.writeFileSync(path.join(db, "gen.hdb"), g.hdbText);
-      const files = g.files.map((f) => {
-        const p = path.join(dir, f.name);
-        fs.writeFileSync(p, f.data);
-        return p;
-      });
+      const { db, files } = writeGeneratedSet(g, path.join(tmp, `s${seed}`));
       const set = loadSignaturesSync([db], { builtin: false });
       expect(set.errors).toEqual([]);
       lines += set.ndb.length + set.ldb.length + set.hashes.length;

@@ -12,6 +12,8 @@
  * so that random data rarely matches by chance). Same seed → same output.
  */
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { parseNdbLine } from "../../host/sigs/ndb.js";
 import { parseSubsig } from "../../host/sigs/ldb.js";
 import { DataFiles, Rng } from "./random-data.js";
@@ -372,4 +374,20 @@ export function genSignatureSet(seed: number, o: GenOptions = {}): GeneratedSet 
     ...(hdb.length ? { hdbText: hdb.join("\n") + "\n" } : {}),
     files: files.files.map((f) => ({ name: f.name, data: f.data })),
   };
+}
+
+/** Write a generated set as ClamAV database files (dir/db/gen.*) and its data files
+ *  (dir/<name>); returns the database directory and the data file paths. */
+export function writeGeneratedSet(g: GeneratedSet, dir: string): { db: string; files: string[] } {
+  const db = path.join(dir, "db");
+  fs.mkdirSync(db, { recursive: true });
+  fs.writeFileSync(path.join(db, "gen.ndb"), g.ndbText);
+  fs.writeFileSync(path.join(db, "gen.ldb"), g.ldbText);
+  if (g.hdbText) fs.writeFileSync(path.join(db, "gen.hdb"), g.hdbText);
+  const files = g.files.map((f) => {
+    const p = path.join(dir, f.name);
+    fs.writeFileSync(p, f.data);
+    return p;
+  });
+  return { db, files };
 }
