@@ -39,7 +39,7 @@ function withoutIgnored(set: SignatureSet): SignatureSet {
     ...set,
     ndb: set.ndb.filter((s) => keep(s.name)),
     ldb: set.ldb.filter((s) => keep(s.name)),
-    hashes: set.hashes.filter((s) => keep(s.name)),
+    hashes: set.hashes.filter(keep),
   };
 }
 

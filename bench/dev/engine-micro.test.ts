@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { compileDatabase } from "../../host/engine/compile.js";
 import { createDbMemory, EngineInstance, engineModule } from "../../host/engine/wasm-engine.js";
+import { HashList } from "../../host/sigs/hash-list.js";
 import type { BodyAlt, SignatureSet } from "../../host/sigs/types.js";
 
 function lit(b: Uint8Array): BodyAlt {
@@ -23,7 +24,7 @@ it("throughput", async () => {
       else b = crypto.randomBytes(len);
       ndb.push({ name: `S${i}`, target: 0, body: { alts: [lit(b)], offset: { kind: "any" as const } }, src: { file: "x", line: i } });
     }
-    return { ndb, ldb: [], hashes: [], allow: [], ignored: new Set<string>(), errors: [], files: [] } as SignatureSet;
+    return { ndb, ldb: [], hashes: new HashList(), allow: new HashList(), ignored: new Set<string>(), errors: [], files: [] } as SignatureSet;
   };
   const libs = Buffer.concat(["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/bin/perl"].map((f) => fs.readFileSync(f)));
   const elf = Buffer.concat(["/usr/bin/bash", "/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/usr/bin/gdb"].filter(fs.existsSync).map((f) => fs.readFileSync(f))).subarray(0, 64 << 20);

@@ -211,6 +211,15 @@ export function chooseAnchors(parts: { segs: Segment[]; lastSeg: boolean }[]): (
 /** All gram values (little-endian, as the probe loads them) of one window gram, with
  *  nocase variants expanded. Returned as [lo32, hi32] pairs. */
 export function gramVariants(choices: number[][], at: number, G: number): [number, number][] {
+  let single = true;
+  for (let i = 0; i < G; i++) if (choices[at + i].length !== 1) single = false;
+  if (single) {
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < Math.min(4, G); i++) lo |= choices[at + i][0] << (8 * i);
+    for (let i = 4; i < G; i++) hi |= choices[at + i][0] << (8 * (i - 4));
+    return [[lo >>> 0, hi >>> 0]];
+  }
   let acc: number[][] = [[]];
   for (let i = 0; i < G; i++) {
     const next: number[][] = [];

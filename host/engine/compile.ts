@@ -10,7 +10,8 @@
  * ldb subsigs follow. Every part of every alternative of a sid is a pattern ("pid") with a
  * state slot holding the earliest end of a valid chain through it.
  */
-import type { BodySig, HashAlgo, HashSig, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
+import { ANY_SIZE, DIGEST_LEN, HASH_ALGOS, type HashList } from "../sigs/hash-list.js";
+import type { BodySig, HashAlgo, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
 import { evalLogic } from "../sigs/logic.js";
 import { chooseAnchors, gramVariants, GRAM_CLASSES, type Anchor } from "./anchor.js";
 import { buildTeddy, teddyEntries, TEDDY_CLASS } from "./teddy.js";
@@ -47,11 +48,20 @@ export interface DbMeta {
   unanchored: number;
 }
 
-interface PendingEntry {
-  lo: number;
-  hi: number;
-  pid: number;
-  off: number;
+/** Gram entries of one class before hashing: (lo, hi, pid, off) quadruples in one growing
+ *  typed array (hundreds of thousands of small objects cost seconds of GC). */
+class PendingEntries {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(lo: number, hi: number, pid: number, off: number): void {
+    if ((this.n + 1) * 4 > this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a.set([lo, hi, pid, off], this.n * 4);
+    this.n++;
+  }
 }
 
 const enc = new TextEncoder();
@@ -77,7 +87,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   });
 
   // ---- patterns: one per part per alternative, with an anchor each
-  const perClass: PendingEntry[][] = GRAM_CLASSES.map(() => []);
+  const perClass = GRAM_CLASSES.map(() => new PendingEntries());
   const classPatterns = GRAM_CLASSES.map(() => 0);
   const patRecs: number[] = []; // flattened PAT records (u32 words)
   const sidRecs = new Uint32Array(bodies.length * (SID.SIZE / 4));
@@ -111,7 +121,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
         teddySeeds.push({ pid, anchor });
         classPatterns[anchor.cls]++;
         for (let k = 0; k < S; k++) {
-          for (const [lo, hi] of gramVariants(anchor.choices, k, G)) perClass[anchor.cls].push({ lo, hi, pid, off: anchor.start + k });
+          for (const [lo, hi] of gramVariants(anchor.choices, k, G)) perClass[anchor.cls].push(lo, hi, pid, anchor.start + k);
         }
       });
     }
@@ -131,10 +141,10 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
     stats.push({ G: 3, S: 1, patterns: teddySeeds.length, entries: teddy.length, bits: 0 });
   } else {
     perClass.forEach((ents, cls) => {
-      if (ents.length === 0) return;
+      if (ents.n === 0) return;
       const t = buildTable(w, cls, ents);
       tableRecs.push(t);
-      stats.push({ G: GRAM_CLASSES[cls].G, S: GRAM_CLASSES[cls].S, patterns: classPatterns[cls], entries: ents.length, bits: t.bits });
+      stats.push({ G: GRAM_CLASSES[cls].G, S: GRAM_CLASSES[cls].S, patterns: classPatterns[cls], entries: ents.n, bits: t.bits });
     });
   }
   const tablesOff = w.align(16);
@@ -161,7 +171,7 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
 
   // ---- host sections: hash tables and names
   const hashNames: string[] = [];
-  const hash = writeHashSections(w, set.hashes.filter((h) => !set.ignored.has(h.name)), hashNames);
+  const hash = writeHashSections(w, set.hashes, hashNames);
   const allow = writeHashSections(w, set.allow, hashNames);
   const namesBytes = enc.encode(hashNames.join("\n"));
   const namesOffsetsOff = w.align(4);
@@ -287,9 +297,10 @@ const BITMAP_BITS_PER_ENTRY_LOG2 = 4;
 const MAX_BITMAP_BITS = 26;
 
 /** Bitmaps + CSR table for one gram class. */
-function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
+function buildTable(w: BlobWriter, cls: number, pending: PendingEntries) {
   const { G } = GRAM_CLASSES[cls];
-  const n = ents.length;
+  const n = pending.n;
+  const ea = pending.a;
   let bits: number;
   let bshift: number;
   if (G === 2) {
@@ -301,13 +312,13 @@ function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
     const cb = Math.min(bits, Math.max(4, lg));
     bshift = bits - cb;
   }
-  const hashOf = (e: PendingEntry) => (G === 2 ? e.lo & 0xffff : G === 4 ? hash32(e.lo, bits) : hash64(e.lo, e.hi, bits));
+  const hashOf = (i: number) => (G === 2 ? ea[4 * i] & 0xffff : G === 4 ? hash32(ea[4 * i], bits) : hash64(ea[4 * i], ea[4 * i + 1], bits));
   const bitmap = new Uint8Array(1 << Math.max(0, bits - 3));
   const nb = 1 << (bits - bshift);
   const counts = new Uint32Array(nb + 1);
   const hs = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    const h = hashOf(ents[i]);
+    const h = hashOf(i);
     hs[i] = h;
     bitmap[h >>> 3] |= 1 << (h & 7);
     counts[(h >>> bshift) + 1]++;
@@ -317,18 +328,17 @@ function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
   const fill = counts.slice(0, nb);
   const entries = new Uint32Array(n * (GRAM_ENTRY_SIZE / 4));
   for (let i = 0; i < n; i++) {
-    const e = ents[i];
     const k = fill[hs[i] >>> bshift]++ * 4;
-    entries[k] = G === 2 ? e.lo & 0xffff : e.lo;
-    entries[k + 1] = G === 8 ? e.hi : 0;
-    entries[k + 2] = e.pid;
-    entries[k + 3] = e.off;
+    entries[k] = G === 2 ? ea[4 * i] & 0xffff : ea[4 * i];
+    entries[k + 1] = G === 8 ? ea[4 * i + 1] : 0;
+    entries[k + 2] = ea[4 * i + 2];
+    entries[k + 3] = ea[4 * i + 3];
   }
   let bitmap2Off = 0;
   if (G !== 2) {
     const bitmap2 = new Uint8Array(bitmap.length);
-    for (const e of ents) {
-      const h2 = G === 4 ? hash32b(e.lo, bits) : hash64b(e.lo, e.hi, bits);
+    for (let i = 0; i < n; i++) {
+      const h2 = G === 4 ? hash32b(ea[4 * i], bits) : hash64b(ea[4 * i], ea[4 * i + 1], bits);
       bitmap2[h2 >>> 3] |= 1 << (h2 & 7);
     }
     bitmap2Off = w.bytesAligned(bitmap2, 64);
@@ -341,27 +351,24 @@ function buildTable(w: BlobWriter, cls: number, ents: PendingEntry[]) {
   return { cls, bits, bshift, bitmap: bitmapOff, bitmap2: bitmap2Off, heads: headsOff, entries: entriesOff, n };
 }
 
-const DIGEST_LEN: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32 };
-const ANY_SIZE = 0xffffffff;
-
-/** Hash signatures per algorithm, sorted by (size, digest) for binary search. */
-function writeHashSections(w: BlobWriter, sigs: HashSig[], names: string[]): HashSection[] {
+/** Hash signatures per algorithm, sorted by size for binary search. */
+function writeHashSections(w: BlobWriter, list: HashList, names: string[]): HashSection[] {
   const out: HashSection[] = [];
-  for (const algo of ["md5", "sha1", "sha256"] as HashAlgo[]) {
-    const list = sigs.filter((s) => s.algo === algo);
-    if (!list.length) continue;
+  for (const algo of HASH_ALGOS) {
+    const col = list.cols[algo];
+    const n = col.n;
+    if (!n) continue;
     const dlen = DIGEST_LEN[algo];
-    const n = list.length;
-    const order = orderBySize(list);
+    const order = orderBySize(col.sizes.subarray(0, n));
     const sizes = new Uint32Array(n);
     const digests = new Uint8Array(n * dlen);
     const nameIdx = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      const s = list[order[i]];
-      sizes[i] = s.size ?? ANY_SIZE;
-      digests.set(s.digest, i * dlen);
+      const k = order[i];
+      sizes[i] = col.sizes[k];
+      digests.set(col.digests.subarray(k * dlen, (k + 1) * dlen), i * dlen);
       nameIdx[i] = names.length;
-      names.push(s.name);
+      names.push(col.names[k]);
     }
     const sizesOff = w.align(4);
     w.u32s(sizes);
@@ -373,30 +380,23 @@ function writeHashSections(w: BlobWriter, sigs: HashSig[], names: string[]): Has
   return out;
 }
 
-/** Indexes of `list` ordered by size, `*` (any size) last. Lookups scan the few entries of
- *  one size linearly, so no digest order is needed. A million signatures: pack (size, index)
- *  into one float and let the native typed-array sort do it (a comparator sort over objects
- *  took seconds). */
-function orderBySize(list: HashSig[]): Uint32Array {
-  const n = list.length;
-  const idxBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
-  let maxSize = 0;
-  for (const s of list) if (s.size !== null) maxSize = Math.max(maxSize, s.size);
-  const scale = 2 ** idxBits;
-  if ((maxSize + 2) * scale > Number.MAX_SAFE_INTEGER) {
-    const order = Uint32Array.from(list.keys());
-    return order.sort((a, b) => (list[a].size ?? ANY_SIZE) - (list[b].size ?? ANY_SIZE) || a - b);
+/** Indexes ordered by size (ANY_SIZE, the largest value, sorts last). Lookups scan the few
+ *  entries of one size linearly, so no digest order is needed. A million signatures: pack
+ *  (size, index) into one float and let the native typed-array sort do it (a comparator
+ *  sort took seconds). */
+function orderBySize(sz: Uint32Array): Uint32Array {
+  const n = sz.length;
+  const scale = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
+  let max = 0;
+  for (let i = 0; i < n; i++) if (sz[i] !== ANY_SIZE && sz[i] > max) max = sz[i];
+  if ((max + 2) * scale > Number.MAX_SAFE_INTEGER) {
+    return Uint32Array.from(sz.keys()).sort((a, b) => sz[a] - sz[b] || a - b);
   }
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (list[i].size ?? maxSize + 1) * scale + i;
+  for (let i = 0; i < n; i++) keys[i] = (sz[i] === ANY_SIZE ? max + 1 : sz[i]) * scale + i;
   keys.sort();
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = keys[i] % scale;
   return order;
 }
 
-export function cmpBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}

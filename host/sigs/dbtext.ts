@@ -7,6 +7,7 @@
  * skip blank lines and record each bad line in `errors` and go on (one typo in a third-party
  * database must not disable the rest of it).
  */
+import { HashList } from "./hash-list.js";
 import type { LoadError, SignatureSet } from "./types.js";
 
 /** Functionality level we claim. ClamAV 1.4.6 is 216 (measured: `:216` loads, `:218` does
@@ -98,5 +99,5 @@ export function ignoreKey(name: string): string {
 }
 
 export function emptySet(): SignatureSet {
-  return { ndb: [], ldb: [], hashes: [], allow: [], ignored: new Set(), errors: [], files: [] };
+  return { ndb: [], ldb: [], hashes: new HashList(), allow: new HashList(), ignored: new Set(), errors: [], files: [] };
 }

@@ -7,7 +7,7 @@
  *   `db:line:Name`. The IR keeps names only, so an .ign2 MD5 is checked for form and then
  *   not used: the name is ignored whatever its line says (broader than ClamAV).
  */
-import type { HashAlgo, HashSig } from "./types.js";
+import type { HashAlgo } from "./types.js";
 import { SigSyntaxError } from "./hex.js";
 import { type DbSource, eachLine, ENGINE_FLEVEL, ignoreKey, isDigits, MAX_LINE_CHARS, sigName } from "./dbtext.js";
 
@@ -21,9 +21,11 @@ function decodeHex(s: string): Uint8Array | null {
   return b.length * 2 === s.length ? new Uint8Array(b.buffer, b.byteOffset, b.length) : null;
 }
 
+const HEX = /^[0-9a-fA-F]+$/;
+
 /** `allow` = .fp/.sfp (allow list) rather than .hdb/.hsb (alerting). */
 export function loadHashDb(src: DbSource, text: string, allow: boolean): void {
-  const out: HashSig[] = allow ? src.set.allow : src.set.hashes;
+  const out = allow ? src.set.allow : src.set.hashes;
   eachLine(src, text, MAX_LINE_CHARS, (line, no) => {
     const tok = line.split(":");
     if (tok.length < 3 || tok.length > 5) throw new SigSyntaxError(`expected 3 to 5 ':'-separated fields, got ${tok.length}`);
@@ -45,9 +47,8 @@ export function loadHashDb(src: DbSource, text: string, allow: boolean): void {
       size = Number(tok[1]);
     }
     const algo = ALGO_BY_HEX_LEN[tok[0].length];
-    const digest = algo ? decodeHex(tok[0]) : null;
-    if (!algo || !digest) throw new SigSyntaxError(`bad hash '${tok[0]}' (need 32, 40 or 64 hex digits)`);
-    out.push({ name: sigName(tok[2], src.official), algo, digest, size, src: { file: src.file, line: no } });
+    if (!algo || !HEX.test(tok[0])) throw new SigSyntaxError(`bad hash '${tok[0]}' (need 32, 40 or 64 hex digits)`);
+    out.push(algo, tok[0], size, sigName(tok[2], src.official), src.file, no);
   });
 }
 

@@ -83,7 +83,7 @@ function finish(set: SignatureSet, opts: LoadOptions): SignatureSet {
     const keep = <T extends { name: string }>(a: T[]) => a.filter((s) => !set.ignored.has(ignoreKey(s.name)));
     set.ndb = keep(set.ndb);
     set.ldb = keep(set.ldb);
-    set.hashes = keep(set.hashes);
+    set.hashes = set.hashes.filter((n) => !set.ignored.has(ignoreKey(n)));
   }
   if (opts.builtin !== false && !set.ignored.has(EICAR_SIG_NAME)) {
     const hex = Buffer.from(EICAR, "latin1").toString("hex");

@@ -106,6 +106,8 @@ export interface LdbSig {
   src: SourceRef;
 }
 
+import type { HashList } from "./hash-list.js";
+
 export type HashAlgo = "md5" | "sha1" | "sha256";
 
 export interface HashSig {
@@ -125,8 +127,8 @@ export interface LoadError {
 export interface SignatureSet {
   ndb: NdbSig[];
   ldb: LdbSig[];
-  hashes: HashSig[]; // .hdb/.hsb (alerting)
-  allow: HashSig[]; // .fp/.sfp (allow list: a match makes the object clean)
+  hashes: HashList; // .hdb/.hsb (alerting)
+  allow: HashList; // .fp/.sfp (allow list: a match makes the object clean)
   ignored: Set<string>; // .ign/.ign2 names (with the ClamAV suffix stripped)
   errors: LoadError[]; // bad lines, each skipped
   /** names of every database file read, for the summary and the cache key */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileDatabase } from "../../host/engine/compile.js";
 import { createDbMemory, EngineInstance, engineModule } from "../../host/engine/wasm-engine.js";
+import { HashList } from "../../host/sigs/hash-list.js";
 import type { BodyAlt, SignatureSet } from "../../host/sigs/types.js";
 
 function lit(s: string): BodyAlt {
@@ -10,7 +11,7 @@ function lit(s: string): BodyAlt {
 function set(alts: BodyAlt[][]): SignatureSet {
   return {
     ndb: alts.map((a, i) => ({ name: `S${i}`, target: 0, body: { alts: a, offset: { kind: "any" } }, src: { file: "x", line: i } })),
-    ldb: [], hashes: [], allow: [], ignored: new Set(), errors: [], files: [],
+    ldb: [], hashes: new HashList(), allow: new HashList(), ignored: new Set(), errors: [], files: [],
   };
 }
 

@@ -142,12 +142,12 @@ describe("hash databases and ignore lists", () => {
   it(".hdb/.hsb: algorithm by length, sizes, `*` needs FLEVEL 73", () => {
     const p = write("a.hdb", lines(`${md5}:68:H.Md5`, `${sha1}:68:H.Sha1`, `${sha256}:*:H.Any:73`, `${md5}:*:H.Bad`, `${md5}:0:H.Zero`, `abcd:68:H.Short`, `${md5}:68:H.Future:300`));
     const set = load(p);
-    expect(set.hashes.map((h) => [h.name, h.algo, h.size])).toEqual([
+    expect([...set.hashes].map((h) => [h.name, h.algo, h.size])).toEqual([
       ["H.Md5.UNOFFICIAL", "md5", 68],
       ["H.Sha1.UNOFFICIAL", "sha1", 68],
       ["H.Any.UNOFFICIAL", "sha256", null],
     ]);
-    expect(Buffer.from(set.hashes[0].digest).toString("hex")).toBe(md5);
+    expect(Buffer.from([...set.hashes][0].digest).toString("hex")).toBe(md5);
     expect(set.errors.map((e) => e.line)).toEqual([4, 5, 6]);
     expect(set.errors[0].reason).toMatch(/73/);
   });
@@ -166,7 +166,7 @@ describe("hash databases and ignore lists", () => {
     fs.writeFileSync(path.join(dir, "c.ign2"), lines("Drop.Me", `Drop.Hash.UNOFFICIAL:${md5}`, "x:bad"));
     const set = load(dir);
     expect(set.ndb.map((s) => s.name)).toEqual(["Keep.UNOFFICIAL"]);
-    expect(set.hashes).toEqual([]);
+    expect([...set.hashes]).toEqual([]);
     expect([...set.ignored].sort()).toEqual(["Drop.Hash", "Drop.Me"]);
     expect(set.errors).toHaveLength(1);
     expect(set.errors[0].reason).toMatch(/MD5/);
@@ -205,7 +205,7 @@ describe("directories and containers", () => {
     const p = write("test.cvd", buildCvd(members, { gzip: true }));
     const set = load(p);
     expect(set.ndb.map((s) => s.name)).toEqual(["Official.Ndb"]);
-    expect(set.hashes.map((s) => s.name)).toEqual(["Official.Hash"]);
+    expect([...set.hashes].map((s) => s.name)).toEqual(["Official.Hash"]);
     expect(set.errors).toEqual([
       { file: `${p}/test.ndb`, line: 2, reason: expect.stringMatching(/invalid hex/) },
       { file: p, line: 0, reason: "members of unsupported types skipped: test.cfg" },
