@@ -78,10 +78,13 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   const ldbMeta: DbMeta["ldb"] = [];
   set.ldb.forEach((l, li) => {
     const subs: number[] = [];
+    // only a count comparison (`=n`, `>n`, `<n`) makes the number of matches matter; for
+    // plain `&`/`|` logic the first match of each subsig decides, as for an .ndb line
+    const counts = usesCounts(l.expr);
     for (const sub of l.subsigs) {
       subs.push(bodies.length);
       sidLdb.push(li);
-      bodies.push({ body: sub, target: l.target ?? 0, counts: true });
+      bodies.push({ body: sub, target: l.target ?? 0, counts });
     }
     ldbMeta.push({ name: l.name, target: l.target, fileSize: l.fileSize, expr: l.expr, subs });
   });
@@ -220,6 +223,12 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   const blob = w.finish();
   new Uint32Array(blob.buffer, blob.byteOffset, DB.HEADER_SIZE / 4).set(hdr);
   return { blob, meta };
+}
+
+function usesCounts(e: LogicNode): boolean {
+  if (e.k === "cmp") return true;
+  if (e.k === "and" || e.k === "or") return usesCounts(e.a) || usesCounts(e.b);
+  return false;
 }
 
 /** SEG records for one part, with bytes/masks zero-padded to 16 and checks data. */
