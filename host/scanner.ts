@@ -99,6 +99,7 @@ function failure(name: string, reason: string): Verdict {
 /** Options the library does not document for users: fault injection for the test suite. */
 export interface InternalScannerOptions extends ScannerOptions {
   faults?: ThreadInit["faults"];
+  chunking?: ThreadInit["chunking"];
 }
 
 export async function createScanner(opts: InternalScannerOptions = {}): Promise<Scanner> {
@@ -106,7 +107,7 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const allmatch = opts.allmatch ?? false;
   const [{ memory, db }, module] = await Promise.all([loadDatabase(opts), engineModule()]);
-  const init: ThreadInit = { module, memory, limits, allmatch, faults: opts.faults };
+  const init: ThreadInit = { module, memory, limits, allmatch, faults: opts.faults, chunking: opts.chunking };
   const nWorkers = opts.workers ?? os.availableParallelism();
 
   let local: ScanThread | null = null;

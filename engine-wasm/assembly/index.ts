@@ -31,15 +31,22 @@ let slotE: usize = 0; // u32[nSlots]: earliest end of a valid chain through that
 let outPtr: usize = 0; // u32[outCap]: sids matched for the first time in this scan
 let outCap: u32 = 0;
 let outLen: u32 = 0;
-let defPtr: usize = 0; // (u32 pid, u32 segPos)[defCap]
+let defPtr: usize = 0; // (u32 pid, start, end, anchor position)[defCap]
 let defCap: u32 = 0;
 let defLen: u32 = 0;
 
 let gen: u32 = 0;
 let flags: u32 = 0;
 let budget: i32 = 0;
+// Absolute addressing: byte p of the object (0 <= p < fileLen) is at curData + p. In a
+// whole-object scan all of it is there; in a chunked scan only [winLo, curLen) is, and the
+// host sizes each window so verification never needs bytes outside it (meta chunk overlap).
 let curData: usize = 0;
-let curLen: u32 = 0;
+let curLen: u32 = 0; // end of the bytes present (absolute)
+let winLo: u32 = 0; // start of the bytes present (absolute)
+let fileLen: u32 = 0; // size of the whole object: EOF offsets and file-edge rules
+let probeFrom: u32 = 0; // this call probes anchor positions in [probeFrom, probeTo)
+let probeTo: u32 = 0;
 let curType: u32 = 0;
 
 // Bound on segment comparisons spent verifying one candidate. A signature with several
@@ -86,17 +93,33 @@ export function lastFlags(): u32 {
 
 /** Scan one object. Returns the number of sids in OUT (first matches of this scan). */
 export function scan(data: usize, len: u32, objType: u32): u32 {
-  gen++;
-  if (gen == 0) {
-    // generation wrapped: every stamp is stale by construction only if we clear them
-    memory.fill(sidGen, 0, <usize>nSids << 2);
-    gen = 1;
+  return scanPart(data, len, objType, 0, 0, len, len, 3);
+}
+
+/**
+ * Scan part of an object whose bytes [absStart, absStart + len) are at `data`: probe the
+ * anchor positions [from, to) (absolute), the rest of the window being overlap for
+ * verification. `ends` bit 0: first call of this object (fresh state), bit 1: last call
+ * (resolve deferred chains). Returns the number of sids in OUT so far for this object.
+ */
+export function scanPart(data: usize, len: u32, objType: u32, absStart: u32, from: u32, to: u32, total: u32, ends: u32): u32 {
+  if ((ends & 1) != 0) {
+    gen++;
+    if (gen == 0) {
+      // generation wrapped: every stamp is stale by construction only if we clear them
+      memory.fill(sidGen, 0, <usize>nSids << 2);
+      gen = 1;
+    }
+    flags = 0;
+    outLen = 0;
+    defLen = 0;
   }
-  flags = 0;
-  outLen = 0;
-  defLen = 0;
-  curData = data;
-  curLen = len;
+  curData = data - <usize>absStart;
+  winLo = absStart;
+  curLen = absStart + len;
+  fileLen = total;
+  probeFrom = from;
+  probeTo = to;
   curType = objType;
   for (let t: u32 = 0; t < nTables; t++) {
     const tp = tablesPtr + <usize>t * TBL.SIZE;
@@ -106,7 +129,7 @@ export function scan(data: usize, len: u32, objType: u32): u32 {
     else if (g == 3) teddy(tp);
     else probe2(tp);
   }
-  resolveDeferred();
+  if ((ends & 2) != 0) resolveDeferred();
   return outLen;
 }
 
@@ -123,35 +146,44 @@ export function countOf(sid: u32): u32 {
   return ((load<u8>(bm + (h >> 3)) >> (h & 7)) & 1) != 0;
 }
 
+/** First probe position at or after probeFrom that is a multiple of S. */
+// @ts-ignore: decorator
+@inline function firstProbe(S: usize): usize {
+  return ((<usize>probeFrom + S - 1) / S) * S;
+}
+
+/** One past the last probe position: below probeTo, with G bytes readable. */
+// @ts-ignore: decorator
+@inline function probeEnd(G: u32): usize {
+  const readable = curLen >= G ? curLen - G + 1 : 0;
+  return <usize>(probeTo < readable ? probeTo : readable);
+}
+
 function probe8(tp: usize): void {
-  if (curLen < 8) return;
   const S = <usize>load<u32>(tp + TBL.S);
   const bits = load<u32>(tp + TBL.BITS);
   const shift = <u64>(64 - bits);
   const bm = dbBase + load<u32>(tp + TBL.BITMAP);
   const data = curData;
-  const last = <usize>(curLen - 8); // last valid probe position
+  const end = probeEnd(8);
   const K: u64 = 0x9e3779b97f4a7c15;
-  let p: usize = 0;
+  let p = firstProbe(S);
   const S4 = S * 4;
-  if (last >= S4) {
-    const stop = last - S4;
-    for (; p <= stop; p += S4) {
-      const g0 = load<u64>(data + p);
-      const g1 = load<u64>(data + p + S);
-      const g2 = load<u64>(data + p + 2 * S);
-      const g3 = load<u64>(data + p + 3 * S);
-      const h0 = <u32>((g0 * K) >> shift);
-      const h1 = <u32>((g1 * K) >> shift);
-      const h2 = <u32>((g2 * K) >> shift);
-      const h3 = <u32>((g3 * K) >> shift);
-      if (bitSet(bm, h0)) cand(tp, g0, h0, p);
-      if (bitSet(bm, h1)) cand(tp, g1, h1, p + S);
-      if (bitSet(bm, h2)) cand(tp, g2, h2, p + 2 * S);
-      if (bitSet(bm, h3)) cand(tp, g3, h3, p + 3 * S);
-    }
+  for (; p + S4 <= end; p += S4) {
+    const g0 = load<u64>(data + p);
+    const g1 = load<u64>(data + p + S);
+    const g2 = load<u64>(data + p + 2 * S);
+    const g3 = load<u64>(data + p + 3 * S);
+    const h0 = <u32>((g0 * K) >> shift);
+    const h1 = <u32>((g1 * K) >> shift);
+    const h2 = <u32>((g2 * K) >> shift);
+    const h3 = <u32>((g3 * K) >> shift);
+    if (bitSet(bm, h0)) cand(tp, g0, h0, p);
+    if (bitSet(bm, h1)) cand(tp, g1, h1, p + S);
+    if (bitSet(bm, h2)) cand(tp, g2, h2, p + 2 * S);
+    if (bitSet(bm, h3)) cand(tp, g3, h3, p + 3 * S);
   }
-  for (; p <= last; p += S) {
+  for (; p < end; p += S) {
     const g = load<u64>(data + p);
     const h = <u32>((g * K) >> shift);
     if (bitSet(bm, h)) cand(tp, g, h, p);
@@ -159,34 +191,30 @@ function probe8(tp: usize): void {
 }
 
 function probe4(tp: usize): void {
-  if (curLen < 4) return;
   const S = <usize>load<u32>(tp + TBL.S);
   const bits = load<u32>(tp + TBL.BITS);
   const shift = 32 - bits;
   const bm = dbBase + load<u32>(tp + TBL.BITMAP);
   const data = curData;
-  const last = <usize>(curLen - 4);
+  const end = probeEnd(4);
   const K: u32 = 0x9e3779b1;
-  let p: usize = 0;
+  let p = firstProbe(S);
   const S4 = S * 4;
-  if (last >= S4) {
-    const stop = last - S4;
-    for (; p <= stop; p += S4) {
-      const g0 = load<u32>(data + p);
-      const g1 = load<u32>(data + p + S);
-      const g2 = load<u32>(data + p + 2 * S);
-      const g3 = load<u32>(data + p + 3 * S);
-      const h0 = (g0 * K) >> shift;
-      const h1 = (g1 * K) >> shift;
-      const h2 = (g2 * K) >> shift;
-      const h3 = (g3 * K) >> shift;
-      if (bitSet(bm, h0)) cand(tp, <u64>g0, h0, p);
-      if (bitSet(bm, h1)) cand(tp, <u64>g1, h1, p + S);
-      if (bitSet(bm, h2)) cand(tp, <u64>g2, h2, p + 2 * S);
-      if (bitSet(bm, h3)) cand(tp, <u64>g3, h3, p + 3 * S);
-    }
+  for (; p + S4 <= end; p += S4) {
+    const g0 = load<u32>(data + p);
+    const g1 = load<u32>(data + p + S);
+    const g2 = load<u32>(data + p + 2 * S);
+    const g3 = load<u32>(data + p + 3 * S);
+    const h0 = (g0 * K) >> shift;
+    const h1 = (g1 * K) >> shift;
+    const h2 = (g2 * K) >> shift;
+    const h3 = (g3 * K) >> shift;
+    if (bitSet(bm, h0)) cand(tp, <u64>g0, h0, p);
+    if (bitSet(bm, h1)) cand(tp, <u64>g1, h1, p + S);
+    if (bitSet(bm, h2)) cand(tp, <u64>g2, h2, p + 2 * S);
+    if (bitSet(bm, h3)) cand(tp, <u64>g3, h3, p + 3 * S);
   }
-  for (; p <= last; p += S) {
+  for (; p < end; p += S) {
     const g = load<u32>(data + p);
     const h = (g * K) >> shift;
     if (bitSet(bm, h)) cand(tp, <u64>g, h, p);
@@ -195,11 +223,10 @@ function probe4(tp: usize): void {
 
 function probe2(tp: usize): void {
   // 2-byte grams at stride 1: the gram itself indexes a 65536-bit bitmap (8 KiB, L1).
-  if (curLen < 2) return;
   const bm = dbBase + load<u32>(tp + TBL.BITMAP);
   const data = curData;
-  const last = <usize>(curLen - 2);
-  for (let p: usize = 0; p <= last; p++) {
+  const end = probeEnd(2);
+  for (let p = <usize>probeFrom; p < end; p++) {
     const g = <u32>load<u16>(data + p);
     if (bitSet(bm, g)) cand(tp, <u64>g, g, p);
   }
@@ -220,9 +247,9 @@ function teddy(tp: usize): void {
   const nib = i8x16.splat(0x0f);
   const zero = i8x16.splat(0);
   const data = curData;
-  const len = <usize>curLen;
-  let p: usize = 0;
-  // blocks: positions p..p+15, reading up to p+17 (the host leaves slack after the object)
+  const len = <usize>probeTo; // probe positions below this; bytes up to +17 are readable
+  let p = <usize>probeFrom;
+  // blocks: positions p..p+15, reading up to p+17 (overlap or the host's slack after the object)
   for (; p + 16 <= len; p += 16) {
     const v0 = v128.load(data + p);
     const v1 = v128.load(data + p + 1);
@@ -303,7 +330,7 @@ function cand(tp: usize, g: u64, h: u32, p: usize): void {
 
 function segMatch(seg: usize, pos: u32): bool {
   const len = load<u32>(seg + SEG.LEN);
-  if (<u64>pos + <u64>len > <u64>curLen) return false;
+  if (pos < winLo || <u64>pos + <u64>len > <u64>curLen) return false;
   budget--;
   const bytes = dbBase + load<u32>(seg + SEG.BYTES);
   const masks = dbBase + load<u32>(seg + SEG.MASKS);
@@ -359,7 +386,7 @@ function checkHolds(cp: usize, at: u32): bool {
     const right = load<u32>(dp, 16) != 0;
     for (let d = dmin; d <= dmax; d++) {
       let i: i64 = right ? <i64>at + <i64>d : <i64>at - 1 - <i64>d;
-      if (i < 0 || i >= <i64>curLen) continue;
+      if (i < <i64>winLo || i >= <i64>curLen) continue;
       if (((<u32>load<u8>(curData + <usize>i)) & mask) == byte) return true;
     }
     return false;
@@ -369,7 +396,8 @@ function checkHolds(cp: usize, at: u32): bool {
   const f = load<u32>(cp + CHK.LEN);
   const right = (f & 1) != 0;
   let ok: bool;
-  if (right ? at >= curLen : at == 0) ok = true;
+  if (right ? at >= fileLen : at == 0) ok = true;
+  else if (right ? at >= curLen : at - 1 < winLo) ok = false; // outside the window (the host's overlap prevents it)
   else {
     const b = <u32>load<u8>(curData + (right ? at : at - 1));
     if (kind == 3) ok = right ? isBoundaryRight(b) : isBoundaryLeft(b);
@@ -420,7 +448,8 @@ function leftTo(segs: usize, k: i32, to: u32, lo: u32, hi: u32): u32 {
     if (budget <= 0) return NONE;
     if (<u64>g + <u64>len > <u64>to) return NONE;
     const pos = to - g - len;
-    if (k == 0 && pos < lo) return NONE; // later g only moves further left
+    if (pos < winLo) return NONE; // later g only moves further left
+    if (k == 0 && pos < lo) return NONE;
     if (!segMatch(seg, pos)) continue;
     if (k == 0) {
       if (pos <= hi) return pos;
@@ -487,15 +516,15 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
       lo = a;
       hi = a + b;
     } else if (ok == 2) {
-      if (a > curLen) return false;
-      lo = curLen - a;
+      if (a > fileLen) return false;
+      lo = fileLen - a;
       hi = lo + b;
     }
   } else {
     const prevE = load<u32>(slotE + (<usize>(slot - 1) << 2));
     if (prevE == NONE) {
       // predecessor not (yet) found: keep the candidate if the part itself matches
-      if (mayDefer) deferIfMatches(pid, segs, aseg, segPos);
+      if (mayDefer) deferIfMatches(pid, segs, aseg, segPos, end);
       return false;
     }
     lo = prevE + load<u32>(pp + PAT.GAPPREV);
@@ -505,7 +534,7 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
   else if (start < lo || start > hi) start = NONE;
   if (start == NONE) {
     if (budget <= 0) flags |= FLAG_VERIFY_BUDGET;
-    if (part > 0 && mayDefer) deferIfMatches(pid, segs, aseg, segPos);
+    if (part > 0 && mayDefer) deferIfMatches(pid, segs, aseg, segPos, end);
     return false;
   }
 
@@ -515,18 +544,49 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
   return true;
 }
 
-function deferIfMatches(pid: u32, segs: usize, aseg: u32, segPos: u32): void {
-  if (aseg > 0 && leftTo(segs, <i32>aseg - 1, segPos, 0, NONE) == NONE) return;
+/** Latest start of segment 0 over every assignment of segments k..0 ending before `to`
+ *  (within the gaps), or NONE. Exhaustive, within the verification budget. */
+function leftMax(segs: usize, k: i32, to: u32): u32 {
+  const next = segs + <usize>(k + 1) * SEG.SIZE;
+  const gmin = load<u32>(next + SEG.GAPMIN);
+  const gmax = load<u32>(next + SEG.GAPMAX);
+  const seg = segs + <usize>k * SEG.SIZE;
+  const len = load<u32>(seg + SEG.LEN);
+  let best: u32 = NONE;
+  for (let g = gmin; g <= gmax; g++) {
+    if (budget <= 0) break;
+    if (<u64>g + <u64>len > <u64>to) break;
+    const pos = to - g - len;
+    if (pos < winLo) break;
+    if (!segMatch(seg, pos)) continue;
+    if (k == 0) return pos; // the smallest gap gives the latest start
+    const r = leftMax(segs, k - 1, pos);
+    if (r != NONE && (best == NONE || r > best)) best = r;
+  }
+  return best;
+}
+
+/**
+ * A part that matches but whose predecessor has no (early enough) chain end yet. Keep what
+ * deciding it later needs, so that no bytes are read again (in a chunked scan they are
+ * gone): its latest possible start, its end and where its anchor was.
+ */
+function deferIfMatches(pid: u32, segs: usize, aseg: u32, segPos: u32, end: u32): void {
+  const start = aseg > 0 ? leftMax(segs, <i32>aseg - 1, segPos) : segPos;
+  if (start == NONE) return;
   if (defLen >= defCap) {
     flags |= FLAG_DEFER_OVERFLOW;
     return;
   }
-  const dp = defPtr + (<usize>defLen << 3);
+  const dp = defPtr + (<usize>defLen << 4);
   store<u32>(dp, pid);
-  store<u32>(dp, segPos, 4);
+  store<u32>(dp, start, 4);
+  store<u32>(dp, end, 8);
+  store<u32>(dp, segPos, 12);
   defLen++;
 }
 
+/** Chains completed by deferred parts: repeat until no deferred part is accepted. */
 function resolveDeferred(): void {
   let round: u32 = 0;
   let changed = defLen > 0;
@@ -534,13 +594,19 @@ function resolveDeferred(): void {
     changed = false;
     round++;
     for (let i: u32 = 0; i < defLen; i++) {
-      const dp = defPtr + (<usize>i << 3);
+      const dp = defPtr + (<usize>i << 4);
       const pid = load<u32>(dp);
       if (pid == NONE) continue;
-      if (tryPart(pid, load<u32>(dp, 4), false)) {
-        store<u32>(dp, NONE); // resolved
-        changed = true;
-      }
+      const pp = patsPtr + <usize>pid * PAT.SIZE;
+      const slot = load<u32>(pp + PAT.SLOT);
+      const prevE = load<u32>(slotE + (<usize>(slot - 1) << 2));
+      if (prevE == NONE || load<u32>(dp, 4) < prevE + load<u32>(pp + PAT.GAPPREV)) continue;
+      const ep = slotE + (<usize>slot << 2);
+      const end = load<u32>(dp, 8);
+      if (end < load<u32>(ep)) store<u32>(ep, end);
+      if (load<u32>(pp + PAT.PART) + 1 == load<u32>(pp + PAT.NPARTS)) hit(load<u32>(pp + PAT.SID), load<u32>(dp, 12));
+      store<u32>(dp, NONE); // resolved
+      changed = true;
     }
   }
 }

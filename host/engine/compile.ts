@@ -46,6 +46,9 @@ export interface DbMeta {
   bodyTableStats: { G: number; S: number; patterns: number; entries: number; bits: number }[];
   /** body parts that had no 2-byte fixed run (cannot be anchored; reported as load errors) */
   unanchored: number;
+  /** bytes a chunked scan must keep before / after each chunk so that every verification
+   *  finds its bytes; null when some signature reaches too far (chunking is then off) */
+  chunkOverlap: { back: number; fwd: number } | null;
 }
 
 /** Gram entries of one class before hashing: (lo, hi, pid, off) quadruples in one growing
@@ -98,6 +101,8 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   let nSlots = 0;
   let unanchored = 0;
   const teddySeeds: { pid: number; anchor: Anchor }[] = [];
+  let maxBack = 0;
+  let maxFwd = 0;
   const anchors = chooseAnchors(
     bodies.flatMap(({ body, counts }) => body.alts.flatMap((alt) => alt.parts.map((p, j) => ({ segs: p.segs, lastSeg: counts && j === alt.parts.length - 1 })))),
   );
@@ -121,6 +126,9 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
         const offB = off.kind === "any" ? 0 : off.shift;
         patRecs.push(sid, altSlot + j, j, alt.parts.length, alt.partGapMin[j] ?? 0, part.segs.length, anchor.seg, segsOff, offKind, offA, offB, 0);
         const { G, S } = GRAM_CLASSES[anchor.cls];
+        const ext = partExtent(part, anchor.seg);
+        maxBack = Math.max(maxBack, ext.back);
+        maxFwd = Math.max(maxFwd, ext.fwd);
         teddySeeds.push({ pid, anchor });
         classPatterns[anchor.cls]++;
         for (let k = 0; k < S; k++) {
@@ -202,6 +210,10 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
     errors,
     bodyTableStats: stats,
     unanchored,
+    chunkOverlap:
+      maxBack + CHUNK_MARGIN > MAX_CHUNK_OVERLAP || maxFwd + CHUNK_MARGIN > MAX_CHUNK_OVERLAP
+        ? null
+        : { back: maxBack + CHUNK_MARGIN, fwd: maxFwd + CHUNK_MARGIN },
   };
   const metaBytes = enc.encode(JSON.stringify(meta));
   const metaOff = w.bytes(metaBytes);
@@ -225,10 +237,29 @@ export function compileDatabase(set: SignatureSet): { blob: Uint8Array; meta: Db
   return { blob, meta };
 }
 
+/** Beyond a part's segments, verification may read: a boundary rule one or two bytes out,
+ *  a `[n-m]` anchor byte up to 32 bytes out (ClamAV's AC_CH_MAXDIST), and the probes read
+ *  up to 18 bytes past their position (Teddy's 16-byte block plus two). */
+const CHUNK_MARGIN = 64;
+/** A signature reaching further than this from its anchor (e.g. `{0-5000000}` inside a
+ *  part) turns chunked scanning off: windows would be mostly overlap. */
+const MAX_CHUNK_OVERLAP = 1 << 20;
+
 function usesCounts(e: LogicNode): boolean {
   if (e.k === "cmp") return true;
   if (e.k === "and" || e.k === "or") return usesCounts(e.a) || usesCounts(e.b);
   return false;
+}
+
+/** How far a part's verification reads before / after its anchor segment, at most. */
+function partExtent(part: { segs: Segment[]; gapMax: number[] }, aseg: number): { back: number; fwd: number } {
+  const len = (k: number) => part.segs[k].bytes.length;
+  let back = len(aseg);
+  for (let k = 0; k < aseg; k++) back += len(k) + part.gapMax[k];
+  let fwd = len(aseg);
+  for (let k = aseg + 1; k < part.segs.length; k++) fwd += part.gapMax[k - 1] + len(k);
+  for (const seg of part.segs) for (const c of seg.checks) if (c.kind === "near") { back += c.max + 1; fwd += c.max + 1; }
+  return { back, fwd };
 }
 
 /** SEG records for one part, with bytes/masks zero-padded to 16 and checks data. */

@@ -20,7 +20,7 @@ const PAGE = 65536;
 /** Max wasm32 memory: 4 GiB. Reserved (not committed) up front because a shared memory
  *  cannot move; the database plus every worker's window must fit in it. */
 const MAX_PAGES = 65536;
-/** Deferred chain candidates kept per scan (8 bytes each): far more than real signatures
+/** Deferred chain candidates kept per scan (16 bytes each): far more than real signatures
  *  produce; past it the scan is flagged incomplete rather than silently partial. */
 const DEFER_CAP = 1 << 18;
 /** Slack after every object in the input window: the core loads 16 bytes at a time. */
@@ -34,6 +34,7 @@ export interface EngineExports {
   initState(gen: number, count: number, last: number, slot: number, out: number, outN: number, def: number, defN: number): void;
   lastFlags(): number;
   scan(data: number, len: number, objType: number): number;
+  scanPart(data: number, len: number, objType: number, absStart: number, from: number, to: number, total: number, ends: number): number;
   countOf(sid: number): number;
   faultSpin(): number;
   faultTrap(): void;
@@ -120,7 +121,7 @@ export class EngineInstance {
   }
 
   private stateBytes(): number {
-    return 4 * this.nSids * 3 + 4 * this.nSlots + 4 * (this.nSids + 1) + 16 + 8 * DEFER_CAP + 64;
+    return 4 * this.nSids * 3 + 4 * this.nSlots + 4 * (this.nSids + 1) + 16 + 16 * DEFER_CAP + 64;
   }
 
   /** (Re)create the instance over the same database and state region, e.g. after a trap. */
@@ -173,6 +174,31 @@ export class EngineInstance {
       at = this.windows[1].at;
     }
     const n = this.ex.scan(at, data.length, objType);
+    this.refreshView();
+    const sids = new Uint32Array(n);
+    sids.set(new Uint32Array(this.view.buffer, this.outPtr, n));
+    return { sids, flags: this.ex.lastFlags() };
+  }
+
+  /**
+   * Scan an object of `size` bytes piecewise, never holding more than one chunk plus the
+   * overlap the database needs: `fill(view, at)` must fill `view` with bytes
+   * [at, at + view.length) of the object; `onChunk` sees each byte once, in order (for
+   * hashing). Same result as scan() on the whole object.
+   */
+  scanChunked(size: number, objType: number, chunk: number, overlap: { back: number; fwd: number }, fill: (view: Uint8Array, at: number) => void, onChunk?: (bytes: Uint8Array) => void): RawScan {
+    let n = 0;
+    if (size === 0) return this.scan(new Uint8Array(0), objType);
+    for (let from = 0; from < size; from += chunk) {
+      const to = Math.min(size, from + chunk);
+      const lo = Math.max(0, from - overlap.back);
+      const hi = Math.min(size, to + overlap.fwd);
+      const view = this.windowView(hi - lo, 0);
+      fill(view, lo);
+      const ends = (from === 0 ? 1 : 0) | (to >= size ? 2 : 0);
+      n = this.ex.scanPart(this.windows[0].at, hi - lo, objType, lo, from, to, size, ends);
+      onChunk?.(view.subarray(from - lo, to - lo));
+    }
     this.refreshView();
     const sids = new Uint32Array(n);
     sids.set(new Uint32Array(this.view.buffer, this.outPtr, n));

@@ -10,7 +10,7 @@
  */
 import crypto from "node:crypto";
 import type { DbView } from "../engine/dbview.js";
-import type { EngineInstance } from "../engine/wasm-engine.js";
+import type { EngineInstance, RawScan } from "../engine/wasm-engine.js";
 import { FLAG_DEFER_OVERFLOW, FLAG_OUT_OVERFLOW, FLAG_VERIFY_BUDGET } from "../engine/layout.js";
 import { LimitExceeded, type Limits } from "../limits.js";
 import { evalLogic } from "../sigs/logic.js";
@@ -151,7 +151,12 @@ function makeCtx(st: State, _path: string): UnpackCtx & { found: string[] } {
 
 /** Body and logical signatures matched in one object: ndb indexes and ldb indexes. */
 export function matchSignatures(engine: EngineInstance, db: DbView, data: Uint8Array, target: number): { ndb: number[]; ldb: number[]; flags: number } {
-  const r = engine.scan(data, target);
+  return resolveSignatures(engine, db, engine.scan(data, target), data.length, target);
+}
+
+/** The verdict of the core's raw result: which .ndb lines matched, and which .ldb logic
+ *  holds given the subsig counts (read from the instance before its next scan). */
+export function resolveSignatures(engine: EngineInstance, db: DbView, r: RawScan, size: number, target: number): { ndb: number[]; ldb: number[]; flags: number } {
   const ndb: number[] = [];
   const ldbSeen = new Set<number>();
   for (const sid of r.sids) {
@@ -163,7 +168,7 @@ export function matchSignatures(engine: EngineInstance, db: DbView, data: Uint8A
   for (const li of [...ldbSeen].sort((a, b) => a - b)) {
     const l = db.meta.ldb[li];
     if (l.target !== null && l.target !== 0 && l.target !== target) continue;
-    if (l.fileSize && (data.length < l.fileSize[0] || data.length > l.fileSize[1])) continue;
+    if (l.fileSize && (size < l.fileSize[0] || size > l.fileSize[1])) continue;
     const counts = l.subs.map((sid) => engine.countOf(sid));
     if (evalLogic(l.expr, counts)) ldb.push(li);
   }

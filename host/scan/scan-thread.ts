@@ -8,6 +8,7 @@ import { DbView } from "../engine/dbview.js";
 import { EngineInstance } from "../engine/wasm-engine.js";
 import type { Limits } from "../limits.js";
 import { classify } from "./classify.js";
+import { CHUNK_BYTES, CHUNK_THRESHOLD, HEAD_BYTES, scanFileChunked, type ChunkPolicy } from "./scan-chunked.js";
 import { scanBuffer, type ScanEnv } from "./scan-object.js";
 import type { Verdict } from "./verdict.js";
 
@@ -16,6 +17,8 @@ export interface ThreadInit {
   memory: WebAssembly.Memory;
   limits: Limits;
   allmatch: boolean;
+  /** When large non-container files are scanned in chunks (default: scan-chunked.ts). */
+  chunking?: ChunkPolicy;
   /** Test-only: inputs starting with these markers make the core spin forever or trap, to
    *  exercise the watchdog and trap handling. Never set by the CLI or the daemon. */
   faults?: { spin?: string; trap?: string };
@@ -45,8 +48,10 @@ function readInto(path: string, size: number, alloc: (n: number) => Uint8Array):
 export class ScanThread {
   private readonly env: ScanEnv;
   private readonly faults: { spin?: Buffer; trap?: Buffer };
+  private readonly chunking: ChunkPolicy;
 
   constructor(init: ThreadInit) {
+    this.chunking = init.chunking ?? { threshold: CHUNK_THRESHOLD, chunk: CHUNK_BYTES };
     this.faults = {
       spin: init.faults?.spin ? Buffer.from(init.faults.spin) : undefined,
       trap: init.faults?.trap ? Buffer.from(init.faults.trap) : undefined,
@@ -70,6 +75,11 @@ export class ScanThread {
           status: "not_scanned", infected: false, names: [], detections: [], objects: 1, bytesScanned: 0,
           notScanned: [{ name: "Heuristics.Limits.Exceeded.MaxFileSize", path: "", reason: `${size} bytes` }],
         };
+      }
+      if (size >= this.chunking.threshold) {
+        const head = readInto(req.path, Math.min(size, HEAD_BYTES), (n) => new Uint8Array(n));
+        const v = scanFileChunked(env, req.path, size, classify(head), this.chunking);
+        if (v) return v;
       }
       data = readInto(req.path, size, (n) => this.env.engine.inputWindow(n));
     } else {

@@ -10,7 +10,7 @@ import { compileDatabase } from "../../host/engine/compile.js";
 import { DbView } from "../../host/engine/dbview.js";
 import { referenceMatch } from "../../host/engine/reference.js";
 import { createDbMemory, EngineInstance, engineModule } from "../../host/engine/wasm-engine.js";
-import { matchSignatures } from "../../host/scan/scan-object.js";
+import { matchSignatures, resolveSignatures } from "../../host/scan/scan-object.js";
 import { loadBuffer, loadSignaturesSync } from "../../host/sigs/load.js";
 import { genSignatureSet } from "../helpers/random-sigs.js";
 
@@ -57,6 +57,29 @@ describe("WASM engine vs reference matcher", () => {
     // the comparison is only meaningful if the generator planted matches that were found
     expect(positives).toBeGreaterThan(compared / 4);
     expect(viaPrefilter).toBeGreaterThan(SEEDS / 2); // most sets took the prefilter under test
+  });
+
+  it("a chunked scan (tiny chunks, the database's overlap) equals the whole-object scan", async () => {
+    let chunked = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const g = genSignatureSet(seed * 7919, { ndb: 40, ldb: 20, files: 6 });
+      const { meta, engine, db } = await engineFor(g.ndbText, g.ldbText);
+      const overlap = meta.chunkOverlap;
+      if (!overlap) continue;
+      for (const f of g.files) {
+        for (const chunk of [61, 512]) {
+          const whole = matchSignatures(engine, db, f.data, 0);
+          const seen: number[] = [];
+          const raw = engine.scanChunked(f.data.length, 0, chunk, overlap, (view, at) => view.set(f.data.subarray(at, at + view.length)), (b) => seen.push(b.length));
+          const parts = resolveSignatures(engine, db, raw, f.data.length, 0);
+          const sorted = (m: typeof whole) => ({ ndb: [...m.ndb].sort((a, b) => a - b), ldb: m.ldb, flags: m.flags });
+          expect(sorted(parts), `seed ${seed} ${f.name} chunk ${chunk}`).toEqual(sorted(whole)); // discovery order may differ
+          expect(seen.reduce((a, b) => a + b, 0)).toBe(f.data.length); // each byte handed on once
+          chunked++;
+        }
+      }
+    }
+    expect(chunked).toBeGreaterThan(SEEDS * 6); // most sets allow chunking
   });
 
   it("reuses one instance across scans without state leaking between them", async () => {
