@@ -294,7 +294,7 @@ function teddyCand(tp: usize, p: usize, buckets: u32): void {
       if ((fp & load<u32>(ep, 4)) != load<u32>(ep)) continue;
       const off = <usize>load<u32>(ep, 12);
       if (p < off) continue;
-      tryPart(load<u32>(ep, 8), <u32>(p - off), true);
+      tryPart(load<u32>(ep, 8), <u32>(p - off));
     }
   }
 }
@@ -322,7 +322,7 @@ function cand(tp: usize, g: u64, h: u32, p: usize): void {
     if (load<u64>(ep) != gm) continue;
     const off = <usize>load<u32>(ep, 12);
     if (p < off) continue;
-    tryPart(load<u32>(ep, 8), <u32>(p - off), true);
+    tryPart(load<u32>(ep, 8), <u32>(p - off));
   }
 }
 
@@ -463,11 +463,11 @@ function leftTo(segs: usize, k: i32, to: u32, lo: u32, hi: u32): u32 {
 
 /**
  * Verify part `pid` with its anchor segment at `segPos`. On success update the chain state
- * and, for a last part, record a hit. `mayDefer`: when the previous part has no usable
- * chain end yet, remember this candidate for the final fixpoint instead of dropping it.
+ * and, for a last part, record a hit. When the previous part has no usable chain end yet,
+ * the candidate is deferred (decided when the object ends) instead of dropped.
  * Returns true when the part was accepted (chain advanced).
  */
-function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
+function tryPart(pid: u32, segPos: u32): bool {
   const pp = patsPtr + <usize>pid * PAT.SIZE;
   const sid = load<u32>(pp + PAT.SID);
   const sp = sidsPtr + <usize>sid * SID.SIZE;
@@ -524,7 +524,7 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
     const prevE = load<u32>(slotE + (<usize>(slot - 1) << 2));
     if (prevE == NONE) {
       // predecessor not (yet) found: keep the candidate if the part itself matches
-      if (mayDefer) deferIfMatches(pid, segs, aseg, segPos, end);
+      deferIfMatches(pid, segs, aseg, segPos, end);
       return false;
     }
     lo = prevE + load<u32>(pp + PAT.GAPPREV);
@@ -534,7 +534,7 @@ function tryPart(pid: u32, segPos: u32, mayDefer: bool): bool {
   else if (start < lo || start > hi) start = NONE;
   if (start == NONE) {
     if (budget <= 0) flags |= FLAG_VERIFY_BUDGET;
-    if (part > 0 && mayDefer) deferIfMatches(pid, segs, aseg, segPos, end);
+    if (part > 0) deferIfMatches(pid, segs, aseg, segPos, end);
     return false;
   }
 

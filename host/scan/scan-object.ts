@@ -99,7 +99,7 @@ async function scanObject(st: State, data: Uint8Array, path: string, name: strin
   matchHashes(st, data, path);
   if (done(st) || !cls.unpack) return;
 
-  const ctx = makeCtx(st, path);
+  const ctx = makeCtx(st);
   try {
     for await (const child of cls.unpack(data, ctx) as AsyncIterable<Child>) {
       const childPath = path ? path + PATH_SEP + child.name : child.name;
@@ -126,7 +126,7 @@ async function scanObject(st: State, data: Uint8Array, path: string, name: strin
   }
 }
 
-function makeCtx(st: State, _path: string): UnpackCtx & { found: string[] } {
+function makeCtx(st: State): UnpackCtx & { found: string[] } {
   const found: string[] = [];
   const { limits } = st.env;
   return {
