@@ -1,6 +1,7 @@
 // Developer micro-benchmark of the matcher alone (not part of npm test: lives outside test/).
 // Run: npx vitest run bench/dev/engine-micro.test.ts --dir bench
 import { it } from "vitest";
+import { mulberry32 } from "../../test/helpers/random-data.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { compileDatabase } from "../../host/engine/compile.js";
@@ -11,7 +12,7 @@ import type { BodyAlt, SignatureSet } from "../../host/sigs/types.js";
 function lit(b: Uint8Array): BodyAlt {
   return { parts: [{ segs: [{ bytes: b, masks: new Uint8Array(b.length).fill(0xff), checks: [] }], gapMin: [], gapMax: [] }], partGapMin: [0] };
 }
-function rnd(seed: number) { let s = seed >>> 0; return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; }
+const rnd = mulberry32;
 
 it("throughput", async () => {
   const r = rnd(1);

@@ -7,23 +7,15 @@ import { expect } from "vitest";
 import { LimitExceeded, type Limits } from "../../host/limits.js";
 import { UnpackError, type Unpacker } from "../../host/unpack/types.js";
 import { collect, makeCtx } from "./unpack-ctx.js";
+import { mulberry32 } from "./random-data.js";
 
 export interface Mutant {
   label: string;
   data: Uint8Array;
 }
 
-/** mulberry32: a tiny seeded PRNG so every run tests the same variants. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A tiny seeded PRNG so every run tests the same variants. */
+const prng = mulberry32;
 
 /**
  * Cuts at fixed and proportional offsets, plus `flips` copies with 1-4 bytes XORed.
