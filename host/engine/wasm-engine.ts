@@ -97,11 +97,12 @@ export interface RawScan {
 /** One engine instance: the core bound to the database plus this thread's private region. */
 export class EngineInstance {
   private ex!: EngineExports;
-  /** Input windows: [0] holds a top-level object read straight from its file (see
-   *  inputWindow), [1] every object copied in for scanning (members, decoded parts). Two,
-   *  because a container's own bytes must stay intact in [0] while its members pass
-   *  through [1]. */
-  private windows = [
+  /** Input windows, each a region of the shared memory grown on demand: [0] a top-level
+   *  object read straight from its file (inputWindow), [1] scratch for objects copied in to
+   *  be scanned, [2 + d] objects an unpacker decodes straight into memory at nesting depth
+   *  d (memberWindow). Separate windows, because a container's bytes must stay intact
+   *  while its members pass through the others. */
+  private windows: { at: number; size: number }[] = [
     { at: 0, size: 0 },
     { at: 0, size: 0 },
   ];
@@ -146,7 +147,8 @@ export class EngineInstance {
   }
 
   /** A view of `n` bytes of input window `w`, grown (as a new region) when too small. */
-  private windowView(n: number, w: 0 | 1): Uint8Array {
+  private windowView(n: number, w: number): Uint8Array {
+    while (this.windows.length <= w) this.windows.push({ at: 0, size: 0 });
     const win = this.windows[w];
     if (n + WINDOW_SLACK > win.size) {
       const size = Math.max(INITIAL_WINDOW, 2 ** Math.ceil(Math.log2(n + WINDOW_SLACK)));
@@ -163,11 +165,20 @@ export class EngineInstance {
     return this.windowView(n, 0);
   }
 
-  /** Scan `data`: in place if it is the input window, else copied into the member window. */
+  /** A buffer of n bytes for an unpacker to decode a member of nesting depth `depth` into:
+   *  scanning it then costs no copy. Valid until the next memberWindow call for that depth,
+   *  which the orchestrator makes only after the member and everything in it are scanned. */
+  memberWindow(depth: number, n: number): Uint8Array {
+    return this.windowView(n, 2 + depth);
+  }
+
+  /** Scan `data`: in place if it lies in one of the windows, else copied into scratch. */
   scan(data: Uint8Array, objType: number): RawScan {
     let at: number;
-    const w0 = this.windows[0];
-    if (data.buffer === this.view.buffer && data.byteOffset >= w0.at && data.byteOffset + data.length + WINDOW_SLACK <= w0.at + w0.size) {
+    const inWindow =
+      data.buffer === this.view.buffer &&
+      this.windows.some((w, i) => i !== 1 && data.byteOffset >= w.at && data.byteOffset + data.length + WINDOW_SLACK <= w.at + w.size);
+    if (inWindow) {
       at = data.byteOffset;
     } else {
       this.windowView(data.length, 1).set(data);

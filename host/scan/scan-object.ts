@@ -39,6 +39,10 @@ interface State {
 }
 
 const PATH_SEP = "/";
+/** Nesting levels whose members decode into per-depth engine windows (a mail's
+ *  attachments and what they contain). A window keeps its high-water size for the thread's
+ *  life, so deeper levels use the heap: at most this many windows of maxFileSize each. */
+const MEMBER_WINDOW_DEPTHS = 2;
 
 export async function scanBuffer(env: ScanEnv, data: Uint8Array): Promise<Verdict> {
   const st: State = {
@@ -99,7 +103,7 @@ async function scanObject(st: State, data: Uint8Array, path: string, name: strin
   matchHashes(st, data, path);
   if (done(st) || !cls.unpack) return;
 
-  const ctx = makeCtx(st);
+  const ctx = makeCtx(st, depth);
   try {
     for await (const child of cls.unpack(data, ctx) as AsyncIterable<Child>) {
       const childPath = path ? path + PATH_SEP + child.name : child.name;
@@ -126,7 +130,7 @@ async function scanObject(st: State, data: Uint8Array, path: string, name: strin
   }
 }
 
-function makeCtx(st: State): UnpackCtx & { found: string[] } {
+function makeCtx(st: State, depth: number): UnpackCtx & { found: string[] } {
   const found: string[] = [];
   const { limits } = st.env;
   return {
@@ -146,6 +150,9 @@ function makeCtx(st: State): UnpackCtx & { found: string[] } {
     heuristic(name: string) {
       if (!found.includes(name)) found.push(name);
     },
+    // members of the first levels decode straight into engine memory; deeper ones use the
+    // heap, so that the windows kept per thread stay bounded (MEMBER_WINDOW_DEPTHS)
+    alloc: depth < MEMBER_WINDOW_DEPTHS ? (n: number) => st.env.engine.memberWindow(depth + 1, n) : undefined,
   };
 }
 

@@ -65,10 +65,11 @@ export function base64MaxDecodedLength(encodedLength: number): number {
   return Math.floor(encodedLength / 4) * 3 + 3;
 }
 
-/** Decode src[start, end) as MIME base64, producing at most maxOut bytes. */
-export function decodeBase64(src: Uint8Array, start: number, end: number, maxOut: number): Base64Result {
+/** Decode src[start, end) as MIME base64, producing at most maxOut bytes, into
+ *  `alloc(n)`'s buffer when given (e.g. UnpackCtx.alloc), else a new one. */
+export function decodeBase64(src: Uint8Array, start: number, end: number, maxOut: number, alloc?: (n: number) => Uint8Array): Base64Result {
   // work on a view so that every indexOf stops at the end of this body, not of the message
-  const decoder = new Base64Decoder(asBuffer(src).subarray(start, end), maxOut);
+  const decoder = new Base64Decoder(asBuffer(src).subarray(start, end), maxOut, alloc);
   return decoder.run();
 }
 
@@ -90,10 +91,11 @@ class Base64Decoder {
   constructor(
     private readonly src: Buffer,
     maxOut: number,
+    alloc?: (n: number) => Uint8Array,
   ) {
     this.end = src.length;
     const cap = Math.max(0, Math.min(base64MaxDecodedLength(src.length), maxOut));
-    this.out = Buffer.allocUnsafe(cap);
+    this.out = alloc ? asBuffer(alloc(cap)) : Buffer.allocUnsafe(cap);
   }
 
   run(): Base64Result {

@@ -165,7 +165,7 @@ function decodeBody(buf: Buffer, start: number, end: number, encoding: string, c
   let body: Uint8Array;
   if (encoding === "base64") {
     const room = ctx.room();
-    const r = decodeBase64(buf, start, end, room);
+    const r = decodeBase64(buf, start, end, room, ctx.alloc?.bind(ctx));
     if (r.overflow) throwOverflow(ctx, room);
     body = r.data;
   } else if (encoding === "quoted-printable") {

@@ -33,6 +33,13 @@ export interface UnpackCtx {
   checkTime(): void;
   /** record a heuristic finding on the current object (a verdict, not an exception) */
   heuristic(name: string): void;
+  /**
+   * Optional: a buffer of n bytes to decode one member into, so that it is scanned where
+   * it was written (no copy, no garbage). Valid until the next alloc call, which must not
+   * come before the member was yielded: decode one member, yield it, then the next. Do
+   * not keep reading an alloc'd buffer after calling alloc again.
+   */
+  alloc?(n: number): Uint8Array;
 }
 
 export type Unpacker = (data: Uint8Array, ctx: UnpackCtx) => Iterable<Child> | AsyncIterable<Child>;
