@@ -10,22 +10,15 @@
  * ldb subsigs follow. Every part of every alternative of a sid is a pattern ("pid") with a
  * state slot holding the earliest end of a valid chain through it.
  */
-import { ANY_SIZE, DIGEST_LEN, HASH_ALGOS, type HashList } from "../sigs/hash-list.js";
-import type { BodySig, HashAlgo, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
+import type { BodySig, LoadError, LogicNode, Segment, SignatureSet } from "../sigs/types.js";
 import { evalLogic } from "../sigs/logic.js";
 import { chooseAnchors, gramVariants, GRAM_CLASSES, type Anchor } from "./anchor.js";
 import { buildTeddy, teddyEntries, TEDDY_CLASS } from "./teddy.js";
 import { BlobWriter } from "./blob-writer.js";
+import { writeHashSections, type HashSection } from "./compile-hashes.js";
 import { CHECK_KIND, CHKF_NEG, CHKF_RIGHT, CHK, DB, DB_MAGIC, DB_VERSION, GRAM_ENTRY_SIZE, PAT, SEG, SID, SIDF_COUNTS, TBL } from "./layout.js";
 import { hash32, hash32b, hash64, hash64b } from "./gram-hash.js";
 
-export interface HashSection {
-  algo: HashAlgo;
-  n: number;
-  sizes: number; // u32[n], ascending; 0xffffffff = any size
-  digests: number; // n * dlen bytes
-  names: number; // u32[n] name index
-}
 
 export interface DbMeta {
   version: number;
@@ -391,52 +384,4 @@ function buildTable(w: BlobWriter, cls: number, pending: PendingEntries) {
   return { cls, bits, bshift, bitmap: bitmapOff, bitmap2: bitmap2Off, heads: headsOff, entries: entriesOff, n };
 }
 
-/** Hash signatures per algorithm, sorted by size for binary search. */
-function writeHashSections(w: BlobWriter, list: HashList, names: string[]): HashSection[] {
-  const out: HashSection[] = [];
-  for (const algo of HASH_ALGOS) {
-    const col = list.cols[algo];
-    const n = col.n;
-    if (!n) continue;
-    const dlen = DIGEST_LEN[algo];
-    const order = orderBySize(col.sizes.subarray(0, n));
-    const sizes = new Uint32Array(n);
-    const digests = new Uint8Array(n * dlen);
-    const nameIdx = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = order[i];
-      sizes[i] = col.sizes[k];
-      digests.set(col.digests.subarray(k * dlen, (k + 1) * dlen), i * dlen);
-      nameIdx[i] = names.length;
-      names.push(col.names[k]);
-    }
-    const sizesOff = w.align(4);
-    w.u32s(sizes);
-    const digestsOff = w.bytes(digests);
-    const namesOff = w.align(4);
-    w.u32s(nameIdx);
-    out.push({ algo, n, sizes: sizesOff, digests: digestsOff, names: namesOff });
-  }
-  return out;
-}
-
-/** Indexes ordered by size (ANY_SIZE, the largest value, sorts last). Lookups scan the few
- *  entries of one size linearly, so no digest order is needed. A million signatures: pack
- *  (size, index) into one float and let the native typed-array sort do it (a comparator
- *  sort took seconds). */
-function orderBySize(sz: Uint32Array): Uint32Array {
-  const n = sz.length;
-  const scale = 2 ** Math.max(1, Math.ceil(Math.log2(n + 1)));
-  let max = 0;
-  for (let i = 0; i < n; i++) if (sz[i] !== ANY_SIZE && sz[i] > max) max = sz[i];
-  if ((max + 2) * scale > Number.MAX_SAFE_INTEGER) {
-    return Uint32Array.from(sz.keys()).sort((a, b) => sz[a] - sz[b] || a - b);
-  }
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (sz[i] === ANY_SIZE ? max + 1 : sz[i]) * scale + i;
-  keys.sort();
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = keys[i] % scale;
-  return order;
-}
-
+export type { HashSection };
