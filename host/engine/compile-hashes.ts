@@ -30,7 +30,7 @@ export function writeHashSections(w: BlobWriter, list: HashList, names: string[]
     for (let i = 0; i < n; i++) {
       const k = order[i];
       sizes[i] = col.sizes[k];
-      digests.set(col.digests.subarray(k * dlen, (k + 1) * dlen), i * dlen);
+      for (let j = 0, src = k * dlen, dst = i * dlen; j < dlen; j++) digests[dst + j] = col.digests[src + j];
       nameIdx[i] = names.length;
       names.push(col.names[k]);
     }
