@@ -31,6 +31,8 @@ const WATCHDOG_GRACE_MS = 5_000;
 const WORKER_HEAP_MB = 2048;
 
 const UNOFFICIAL = ".UNOFFICIAL";
+/** Errors that mean "the input could not be read" (verdict status "error"), not a fault. */
+const READ_ERRORS = new Set(["ENOENT", "EACCES", "EISDIR", "ENOTDIR"]);
 
 function withoutIgnored(set: SignatureSet): SignatureSet {
   if (!set.ignored.size) return set;
@@ -140,7 +142,10 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
     try {
       return await pool!.run(req);
     } catch (e) {
-      const err = e as { code?: string; message?: string };
+      const err = e as { code?: string; message?: string; remoteCode?: string };
+      if (err.code === "EJOBFAILED" && READ_ERRORS.has(err.remoteCode ?? "")) {
+        return { ...failure("Bulwark.Error.Read", String(err.message)), status: "error", error: String(err.message) };
+      }
       const name =
         err.code === "ETIMEDOUT" ? "Heuristics.Limits.Exceeded.MaxScanTime" : `Bulwark.Error.${err.code ?? "Internal"}`;
       return failure(name, String(err.message ?? e));
@@ -160,7 +165,7 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
         return await run({ kind: "bytes", data });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (err.code === "ENOENT" || err.code === "EACCES" || err.code === "EISDIR") {
+        if (READ_ERRORS.has(err.code ?? "")) {
           return { ...failure("Bulwark.Error.Read", err.message), status: "error", error: err.message };
         }
         return failure("Bulwark.Error.Internal", String(err?.message ?? e));

@@ -45,4 +45,11 @@ describe("scan workers", () => {
     const after = await Promise.all([scanner.scan(EICAR), scanner.scan(Buffer.from("clean"))]);
     expect(after.map((v) => v.status)).toEqual(["infected", "clean"]);
   });
+
+  it("an unreadable path is an error verdict, not a worker fault", async () => {
+    const v = await scanner.scan("/nonexistent/bulwark-test-file");
+    expect(v.status).toBe("error");
+    expect(v.notScanned[0].name).toBe("Bulwark.Error.Read");
+    expect((await scanner.scan(EICAR)).status).toBe("infected");
+  });
 });
