@@ -65,7 +65,19 @@ export class ScanThread {
     };
   }
 
+  /** Scan one request. A WebAssembly trap leaves this instance's state suspect: the
+   *  instance is discarded and rebuilt (same database, same region) before the error goes
+   *  on to become a not-scanned verdict. */
   async scan(req: ScanRequest): Promise<Verdict> {
+    try {
+      return await this.scanUnguarded(req);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) this.env.engine.instantiate();
+      throw e;
+    }
+  }
+
+  private async scanUnguarded(req: ScanRequest): Promise<Verdict> {
     const env = req.allmatch === undefined ? this.env : { ...this.env, allmatch: req.allmatch };
     let data: Uint8Array;
     if (req.kind === "path") {

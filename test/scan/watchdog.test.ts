@@ -52,4 +52,16 @@ describe("scan workers", () => {
     expect(v.notScanned[0].name).toBe("Bulwark.Error.Read");
     expect((await scanner.scan(EICAR)).status).toBe("infected");
   });
+
+  it("on the calling thread (no workers) a trap also costs only its own request", async () => {
+    const inThread = await createScanner({ workers: 0, cacheDir: null, faults: { trap: "FAULT-TRAP" } });
+    try {
+      const trapped = await inThread.scan(Buffer.from("FAULT-TRAP"));
+      expect(trapped.status).toBe("not_scanned");
+      expect(trapped.notScanned[0].name).toBe("Bulwark.Error.Internal");
+      expect((await inThread.scan(EICAR)).names).toEqual(["Eicar-Test-Signature"]);
+    } finally {
+      await inThread.close();
+    }
+  });
 });
