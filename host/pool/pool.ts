@@ -190,6 +190,9 @@ export class WorkerPool<Req, Res> {
           workerData: this.opts.workerData,
           resourceLimits: this.opts.resourceLimits,
           name: label,
+          // not the embedding process's flags: `--input-type`, loaders or `--require` hooks
+          // of the host program break or change a worker that runs our own compiled file
+          execArgv: [],
         });
       } catch (e) {
         reject(new PoolStartFailed(label, describeError(e).message, e));
