@@ -33,10 +33,11 @@ export function mutants(data: Uint8Array, opts: { seed?: number; flips?: number;
   for (const f of [0.1, 0.25, 0.33, 0.5, 0.66, 0.75, 0.9, 0.99]) cuts.add(Math.floor(data.length * f));
   cuts.add(data.length - 1);
   for (const c of [...cuts].sort((x, y) => x - y)) {
-    if (c >= 0 && c < data.length) out.push({ label: `cut@${c}`, data: data.slice(0, c) });
+    if (c >= 0 && c < data.length) out.push({ label: `cut@${c}`, data: Uint8Array.prototype.slice.call(data, 0, c) });
   }
   for (let n = 0; n < flips; n++) {
-    const copy = data.slice();
+    // a real copy: Buffer#slice is a view, and flips would pile up on the original
+    const copy = Uint8Array.prototype.slice.call(data);
     const focused = n % 2 === 0;
     const count = 1 + Math.floor(rnd() * 4);
     const at: number[] = [];
