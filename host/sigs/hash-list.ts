@@ -39,15 +39,19 @@ export class HashColumn {
     this.digests = d;
   }
 
-  /** Append; `hex` must already be validated (length and digits). */
-  push(hex: string, size: number | null, name: string, file: number, line: number): void {
+  /** Append; false (nothing appended) when `hex` is not exactly this algorithm's digest in
+   *  hex: Buffer#write stops at the first non-hex character, so the count tells. */
+  push(hex: string, size: number | null, name: string, file: number, line: number): boolean {
     if (this.n === this.sizes.length) this.grow();
-    const i = this.n++;
+    const i = this.n;
+    const dlen = DIGEST_LEN[this.algo];
+    if (hex.length !== 2 * dlen || this.digests.write(hex, i * dlen, "hex") !== dlen) return false;
+    this.n++;
     this.sizes[i] = size ?? ANY_SIZE;
-    this.digests.write(hex, i * DIGEST_LEN[this.algo], "hex");
     this.names.push(name);
     this.fileIdx[i] = file;
     this.lines[i] = line;
+    return true;
   }
 
   digest(i: number): Uint8Array {
@@ -71,8 +75,8 @@ export class HashList implements Iterable<HashSig> {
     return this.files.length - 1;
   }
 
-  push(algo: HashAlgo, hex: string, size: number | null, name: string, file: string, line: number): void {
-    this.cols[algo].push(hex, size, name, this.fileIndex(file), line);
+  push(algo: HashAlgo, hex: string, size: number | null, name: string, file: string, line: number): boolean {
+    return this.cols[algo].push(hex, size, name, this.fileIndex(file), line);
   }
 
   /** A new list with only the entries whose name `keep` accepts. */

@@ -21,8 +21,6 @@ function decodeHex(s: string): Uint8Array | null {
   return b.length * 2 === s.length ? new Uint8Array(b.buffer, b.byteOffset, b.length) : null;
 }
 
-const HEX = /^[0-9a-fA-F]+$/;
-
 /** `allow` = .fp/.sfp (allow list) rather than .hdb/.hsb (alerting). */
 export function loadHashDb(src: DbSource, text: string, allow: boolean): void {
   const out = allow ? src.set.allow : src.set.hashes;
@@ -47,8 +45,9 @@ export function loadHashDb(src: DbSource, text: string, allow: boolean): void {
       size = Number(tok[1]);
     }
     const algo = ALGO_BY_HEX_LEN[tok[0].length];
-    if (!algo || !HEX.test(tok[0])) throw new SigSyntaxError(`bad hash '${tok[0]}' (need 32, 40 or 64 hex digits)`);
-    out.push(algo, tok[0], size, sigName(tok[2], src.official), src.file, no);
+    if (!algo || !out.push(algo, tok[0], size, sigName(tok[2], src.official), src.file, no)) {
+      throw new SigSyntaxError(`bad hash '${tok[0]}' (need 32, 40 or 64 hex digits)`);
+    }
   });
 }
 
