@@ -11,6 +11,7 @@ const VERSION = "0.1.0";
 export async function main(argv: string[]): Promise<number> {
   const cli = new Cli({ binaryLabel: "Bulwark", binaryName: "bulwark", binaryVersion: VERSION, enableColors: false });
   cli.register(ScanCommand);
+  cli.register((await import("./set-command.js")).SetCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
 
