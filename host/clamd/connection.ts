@@ -1,0 +1,230 @@
+/**
+ * One client connection speaking clamd's protocol. Outside IDSESSION a connection carries
+ * one command and is closed after its reply (clamd does the same). Inside IDSESSION each
+ * command gets the next id (from 1) and its reply `<id>: …` is written when it completes,
+ * so replies come in completion order; END waits for the replies in flight, then closes.
+ * Protocol errors (unknown command, over-long line, stream over StreamMaxLength) get their
+ * clamd reply and close the connection.
+ */
+import type { Socket } from "node:net";
+import type { Scanner } from "../api.js";
+import { ADVERTISED_COMMANDS, parseCommand, type RawCommand, type Terminator } from "./commands.js";
+import { FrameDecoder, StreamCollector } from "./framing.js";
+import { scanPathCommand, verdictLines, type PathMode } from "./replies.js";
+
+export interface ConnectionContext {
+  scanner: Scanner;
+  streamMaxLength: number;
+  version: string;
+  maxCommandLength: number;
+  idleTimeoutMs: number;
+  maxSessionInFlight: number;
+  log: (msg: string) => void;
+  onReload: () => void;
+  onShutdown: () => void;
+  /** text of the STATS block (without the final terminator) */
+  stats: () => string;
+}
+
+/** After our final reply, how long a peer that keeps the socket open may linger before it
+ *  is destroyed: long enough for the reply to drain, short enough not to hold a slot. */
+const CLOSE_GRACE_MS = 2_000;
+
+type State = "command" | "instream" | "busy" | "closing";
+
+export class ClamdConnection {
+  private readonly dec: FrameDecoder;
+  private state: State = "command";
+  private session = false;
+  private nextId = 1;
+  private inFlight = 0;
+  /** the INSTREAM being received: its command, id, parts and size so far */
+  private stream: { raw: RawCommand; id: number; data: StreamCollector } | null = null;
+
+  constructor(private readonly sock: Socket, private readonly ctx: ConnectionContext) {
+    this.dec = new FrameDecoder(ctx.maxCommandLength);
+    sock.setNoDelay(true);
+    sock.setTimeout(ctx.idleTimeoutMs);
+    sock.on("timeout", () => this.onIdle());
+    sock.on("data", (d: Buffer) => this.onData(d));
+    sock.on("error", (e) => ctx.log(`clamd: connection error: ${e.message}`));
+    sock.on("end", () => {
+      // peer half-closed: nothing more will come; finish what is in flight, then close
+      if (this.state === "command" || this.state === "instream") this.finish();
+    });
+  }
+
+  private write(text: string, term: Terminator): void {
+    if (!this.sock.destroyed && this.sock.writable) this.sock.write(Buffer.from(text + term, "latin1"));
+  }
+
+  private reply(id: number, text: string, term: Terminator): void {
+    this.write(this.session ? `${id}: ${text}` : text, term);
+  }
+
+  /** Stop reading; close once in-flight session replies are written. */
+  private finish(): void {
+    if (this.state === "closing") return;
+    this.state = "closing";
+    this.sock.pause();
+    this.closeWhenIdle();
+  }
+
+  private closeWhenIdle(): void {
+    if (this.state !== "closing" || this.inFlight > 0) return;
+    this.sock.end();
+    setTimeout(() => this.sock.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private onIdle(): void {
+    if (this.state === "closing" || this.state === "busy" || this.inFlight > 0) return;
+    this.write("COMMAND READ TIMED OUT", "\n");
+    this.finish();
+  }
+
+  private onData(d: Buffer): void {
+    if (this.state === "closing" || this.state === "busy") return; // one command per connection outside IDSESSION
+    this.dec.push(d);
+    this.pump();
+  }
+
+  /** Consume as much buffered input as the current state allows. */
+  private pump(): void {
+    while (this.state === "command" || this.state === "instream") {
+      if (this.session && this.inFlight >= this.ctx.maxSessionInFlight) {
+        this.sock.pause(); // back-pressure: resumed when a reply is written
+        return;
+      }
+      if (this.state === "instream") {
+        if (!this.pumpStream()) return;
+        continue;
+      }
+      const raw = this.dec.readCommand();
+      if (raw === "need-more") return;
+      if (raw === "too-long") {
+        this.write(this.session ? `${this.nextId}: UNKNOWN COMMAND` : "UNKNOWN COMMAND", "\n");
+        this.finish();
+        return;
+      }
+      this.dispatch(raw);
+    }
+  }
+
+  private dispatch(raw: RawCommand): void {
+    const cmd = parseCommand(raw);
+    if (this.session) {
+      const id = this.nextId++;
+      if (!cmd.ok || !cmd.inSession) {
+        this.reply(id, "Command invalid inside IDSESSION. ERROR", raw.term);
+        this.finish();
+        return;
+      }
+      if (cmd.name === "END") {
+        this.nextId--; // END has no reply and takes no id
+        this.finish();
+        return;
+      }
+      this.execute(cmd.name, cmd.arg, raw, id);
+      return;
+    }
+    if (!cmd.ok || cmd.name === "END") {
+      this.write("UNKNOWN COMMAND", raw.term);
+      this.finish();
+      return;
+    }
+    if (cmd.name === "IDSESSION") {
+      this.session = true;
+      return;
+    }
+    this.execute(cmd.name, cmd.arg, raw, 0);
+  }
+
+  private execute(name: string, arg: string, raw: RawCommand, id: number): void {
+    const { term } = raw;
+    switch (name) {
+      case "PING":
+        this.reply(id, "PONG", term);
+        return this.afterQuickReply();
+      case "VERSION":
+        this.reply(id, this.ctx.version, term);
+        return this.afterQuickReply();
+      case "VERSIONCOMMANDS":
+        this.reply(id, `${this.ctx.version}| COMMANDS: ${ADVERTISED_COMMANDS}`, term);
+        return this.afterQuickReply();
+      case "STATS":
+        this.reply(id, this.ctx.stats(), term);
+        return this.afterQuickReply();
+      case "RELOAD":
+        this.write("RELOADING", term);
+        this.ctx.onReload();
+        return this.finish();
+      case "SHUTDOWN":
+      case "QUIT":
+        this.finish();
+        this.ctx.onShutdown();
+        return;
+      case "DETSTATS":
+      case "DETSTATSCLEAR":
+        // clamd 1.4 still parses these but answers nothing and closes
+        return this.finish();
+      case "INSTREAM":
+        this.stream = { raw, id, data: new StreamCollector() };
+        this.state = "instream";
+        return;
+      default:
+        this.runAsync(id, term, arg, scanPathCommand(this.ctx.scanner, name as PathMode, arg));
+    }
+  }
+
+  /** Outside a session a quick reply ends the connection; inside, reading goes on. */
+  private afterQuickReply(): void {
+    if (!this.session) this.finish();
+  }
+
+  /** Returns false when more input is needed or the connection is closing. */
+  private pumpStream(): boolean {
+    const s = this.stream!;
+    const r = this.dec.readChunk(this.ctx.streamMaxLength - s.data.size);
+    if (r.kind === "need-more") return false;
+    if (r.kind === "too-big") {
+      this.stream = null;
+      this.reply(s.id, "INSTREAM size limit exceeded. ERROR", s.raw.term);
+      this.finish();
+      return false;
+    }
+    if (r.kind === "data") {
+      s.data.append(r.bytes);
+      return true;
+    }
+    this.stream = null;
+    this.state = "command";
+    const data = s.data.result();
+    this.runAsync(s.id, s.raw.term, "stream", this.ctx.scanner.scan(data, { name: "stream" }).then((v) => verdictLines("stream", v)));
+    return true;
+  }
+
+  /** Run a scan; outside a session the connection waits for it, inside it runs alongside. */
+  private runAsync(id: number, term: Terminator, label: string, work: Promise<string[]>): void {
+    this.inFlight++;
+    if (!this.session) {
+      this.state = "busy";
+      this.sock.pause();
+    }
+    work
+      .catch((e: unknown) => [`${label}: ${String((e as Error)?.message ?? e).replace(/[\0\r\n]+/g, " ")} ERROR`])
+      .then((lines) => {
+        this.inFlight--;
+        for (const line of lines) this.reply(id, line, term);
+        if (!this.session) {
+          this.state = "command";
+          this.finish();
+          return;
+        }
+        if (this.state === "closing") return this.closeWhenIdle();
+        if (this.sock.isPaused()) {
+          this.sock.resume();
+          this.pump();
+        }
+      });
+  }
+}

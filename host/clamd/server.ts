@@ -1,0 +1,157 @@
+/**
+ * A clamd-compatible protocol server over a library Scanner: TCP or a unix socket, speaking
+ * clamd 1.4's protocol byte for byte (see connection.ts and commands.ts), so clamdscan and
+ * every clamd client library can use Bulwark unchanged. Self-contained: the daemon mounts
+ * it on the scanner it owns; tests mount it on a scanner of their own.
+ *
+ * VERSION answers `ClamAV 1.4.6/Bulwark <version>` by default: clients parse only the
+ * leading `ClamAV <x.y.z>` (and some the text after the first "/" as a database version,
+ * which is why Bulwark's name sits there rather than in front).
+ */
+import { unlinkSync } from "node:fs";
+import net from "node:net";
+import type { Scanner } from "../api.js";
+import { ClamdConnection } from "./connection.js";
+
+/** Default VERSION reply; clamd 1.4.6 is the protocol level we reproduce. */
+export const DEFAULT_CLAMD_VERSION = "ClamAV 1.4.6/Bulwark 0.1.0";
+/** Longest command line (path included). clamd reads commands into a 1 KiB-ish buffer and
+ *  paths are bounded by PATH_MAX (4096); anything longer is garbage or an attack. */
+export const MAX_COMMAND_LENGTH = 4096 + 32;
+/** Idle time before `COMMAND READ TIMED OUT` and close. clamd: IdleTimeout 30 s. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Concurrent client connections; more are refused by the kernel queue / closed at once.
+ *  clamd: MaxConnectionQueueLength 200 with MaxThreads 10; each connection may hold up to
+ *  StreamMaxLength of stream data in memory, so this is also a memory bound. */
+export const DEFAULT_MAX_CONNECTIONS = 100;
+/** IDSESSION requests one connection may have in flight before we stop reading from it
+ *  (back-pressure). clamd bounds its queue (MaxQueue 100); each may hold a whole stream. */
+export const DEFAULT_MAX_SESSION_IN_FLIGHT = 16;
+
+export interface ClamdListen {
+  /** TCP port (0 = any free port); used when `path` is not given */
+  port?: number;
+  /** TCP address (default 127.0.0.1: a clamd port must not be open to the world by accident) */
+  host?: string;
+  /** unix socket path; takes precedence over port/host */
+  path?: string;
+}
+
+export interface ClamdServerOptions {
+  scanner: Scanner;
+  listen: ClamdListen;
+  /** INSTREAM byte limit (clamd StreamMaxLength, default there 100 MB) */
+  streamMaxLength: number;
+  /** VERSION reply (default DEFAULT_CLAMD_VERSION) */
+  version?: string;
+  log?: (msg: string) => void;
+  /** RELOAD was received (the reply RELOADING is already sent) */
+  onReload?: () => void;
+  /** SHUTDOWN/QUIT was received; the server closes itself after calling this */
+  onShutdown?: () => void;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
+  maxSessionInFlight?: number;
+}
+
+export interface ClamdServer {
+  /** where it listens: { path } for a unix socket, { host, port } for TCP */
+  address: { path: string } | { host: string; port: number };
+  /** stop listening and drop open connections */
+  close(): Promise<void>;
+}
+
+export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdServer> {
+  if (!(opts.streamMaxLength > 0)) throw new Error("clamd: streamMaxLength must be a positive number of bytes");
+  const log = opts.log ?? (() => {});
+  const sockets = new Set<net.Socket>();
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let closed: Promise<void> | null = null;
+
+  const server = net.createServer();
+  server.maxConnections = maxConnections;
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+    return closed;
+  };
+
+  const stats = (): string => {
+    const mb = (n: number) => (n / 1_048_576).toFixed(3);
+    const mem = process.memoryUsage();
+    return [
+      "POOLS: 1",
+      "",
+      "STATE: VALID PRIMARY",
+      `THREADS: live ${sockets.size}  idle 0 max ${maxConnections} idle-timeout ${Math.round((opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS) / 1000)}`,
+      "QUEUE: 0 items",
+      "\tSTATS 0.000002 ",
+      "",
+      `MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used ${mb(mem.heapUsed)}M pools_total ${mb(mem.heapTotal)}M`,
+      "END",
+    ].join("\n");
+  };
+
+  const ctx = {
+    scanner: opts.scanner,
+    streamMaxLength: opts.streamMaxLength,
+    version: opts.version ?? DEFAULT_CLAMD_VERSION,
+    maxCommandLength: MAX_COMMAND_LENGTH,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    maxSessionInFlight: opts.maxSessionInFlight ?? DEFAULT_MAX_SESSION_IN_FLIGHT,
+    log,
+    onReload: () => opts.onReload?.(),
+    onShutdown: () => {
+      log("clamd: SHUTDOWN received");
+      opts.onShutdown?.();
+      void close();
+    },
+    stats,
+  };
+
+  server.on("connection", (sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    new ClamdConnection(sock, ctx);
+  });
+  server.on("error", (e) => log(`clamd: server error: ${e.message}`));
+
+  const { path, port = 3310, host = "127.0.0.1" } = opts.listen;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      if (path && e.code === "EADDRINUSE") {
+        // a socket file left by a dead process: take it over only if nobody answers on it
+        const probe = net.connect(path);
+        probe.on("connect", () => {
+          probe.destroy();
+          reject(new Error(`clamd: ${path} is in use by a running server`));
+        });
+        probe.on("error", () => {
+          try {
+            unlinkSync(path);
+          } catch {
+            /* raced with someone else: the retry reports it */
+          }
+          server.once("error", reject);
+          server.listen(path, () => resolve());
+        });
+        return;
+      }
+      reject(e);
+    };
+    server.once("error", onError);
+    const done = () => {
+      server.off("error", onError);
+      resolve();
+    };
+    if (path) server.listen(path, done);
+    else server.listen(port, host, done);
+  });
+
+  const a = server.address();
+  const address = typeof a === "string" || a === null ? { path: path! } : { host: a.address, port: a.port };
+  log(`clamd: listening on ${"path" in address ? address.path : `${address.host}:${address.port}`}`);
+  return { address, close };
+}
