@@ -12,6 +12,7 @@ export async function main(argv: string[]): Promise<number> {
   const cli = new Cli({ binaryLabel: "Bulwark", binaryName: "bulwark", binaryVersion: VERSION, enableColors: false });
   cli.register(ScanCommand);
   cli.register((await import("./set-command.js")).SetCommand);
+  cli.register((await import("./daemon-command.js")).DaemonCommand);
   cli.register((await import("./quar-command.js")).QuarCommand);
   cli.register((await import("./stats-command.js")).StatsCommand);
   cli.register(Builtins.HelpCommand);

@@ -1,0 +1,138 @@
+/**
+ * bulwark-pipe and bulwark-cli against a real daemon (spawned from the build): exit codes,
+ * what reaches stdout, and failure when the daemon is gone (defer for the pipe, error for the
+ * cli). Inputs are generated at test time; EICAR comes from an XOR-encoded constant.
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeZip } from "../helpers/zip-bombs.js";
+import { EICAR, type DaemonProcess, runAgent, startDaemonProcess, tempDir, writeConfig } from "../daemon/daemon-process.js";
+
+let dir: string;
+let config: string;
+let daemon: DaemonProcess;
+
+const CLEAN_MAIL = Buffer.from("From: a@example.org\nTo: b@example.org\nSubject: hello\n\nJust text.\n");
+const ENCRYPTED_ZIP = makeZip([{ name: "secret.txt", data: Buffer.from("a secret that cannot be read\n"), encrypted: true }]);
+const ENCRYPTED_MAIL = Buffer.from(
+  "From: a@example.org\nSubject: zip\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n" +
+    "--b1\nContent-Type: text/plain\n\nsee attachment\n" +
+    "--b1\nContent-Type: application/zip; name=\"s.zip\"\nContent-Transfer-Encoding: base64\n\n" +
+    Buffer.from(ENCRYPTED_ZIP).toString("base64").replace(/.{76}/g, "$&\n") + "\n--b1--\n",
+);
+const EICAR_MAIL = Buffer.concat([Buffer.from("From: a@example.org\nSubject: test\n\n"), EICAR, Buffer.from("\n")]);
+
+beforeAll(async () => {
+  dir = tempDir("bulwark-agents-");
+  config = writeConfig(dir);
+  daemon = await startDaemonProcess(config, join(dir, "cache"));
+  writeFileSync(join(dir, "clean.txt"), "nothing here\n");
+  writeFileSync(join(dir, "eicar.com"), EICAR);
+});
+
+afterAll(async () => {
+  if (daemon?.child.exitCode === null) {
+    daemon.child.kill("SIGTERM");
+    await daemon.exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("bulwark-pipe", () => {
+  it("accepts a clean mail: exit 0, X-Bulwark header fields then the mail unchanged", () => {
+    const r = runAgent("bulwark-pipe", ["--config", config], CLEAN_MAIL);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = r.stdout.toString("latin1");
+    expect(out.startsWith("X-Bulwark-Verdict: clean\nX-Bulwark-Engine: ")).toBe(true);
+    expect(out).toMatch(/^X-Bulwark-Signatures: .+\n/m);
+    expect(out.endsWith(CLEAN_MAIL.toString("latin1"))).toBe(true);
+    expect(out.split("\n").slice(0, 3).every((l) => l.startsWith("X-Bulwark-"))).toBe(true);
+    expect(out.length).toBeLessThan(CLEAN_MAIL.length + 400);
+  });
+
+  it("rejects an EICAR mail with the default policy (action_av_infected = reject): exit 69, nothing on stdout", () => {
+    const r = runAgent("bulwark-pipe", ["--config", config], EICAR_MAIL);
+    expect(r.code).toBe(69);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toMatch(/reject: infected \(Eicar/i);
+  });
+
+  it("follows the [pipe] section over [global]: action_av_infected = discard exits 99", () => {
+    const cfg = writeConfig(dir, "\n[pipe]\naction_av_infected = discard\n", "discard.cfg");
+    const r = runAgent("bulwark-pipe", ["--config", cfg], EICAR_MAIL);
+    expect(r.code).toBe(99);
+    expect(r.stdout.length).toBe(0);
+  });
+
+  it("a mail with an encrypted zip is not scanned: action_av_notscanned decides (reject by default, accept when set)", () => {
+    const r = runAgent("bulwark-pipe", ["--config", config], ENCRYPTED_MAIL);
+    expect(r.code).toBe(69);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toMatch(/not scanned: action_av_notscanned=reject/);
+    const cfg = writeConfig(dir, "\n[pipe]\naction_av_notscanned = accept\n", "notscanned.cfg");
+    const a = runAgent("bulwark-pipe", ["--config", cfg], ENCRYPTED_MAIL);
+    expect(a.code).toBe(0);
+    expect(a.stdout.toString("latin1")).toMatch(/^X-Bulwark-Verdict: not-scanned; Heuristics\.Encrypted\.Zip\n/);
+    expect(a.stdout.toString("latin1").endsWith(ENCRYPTED_MAIL.toString("latin1"))).toBe(true);
+  });
+
+  it("defers a mail larger than max_file_size without writing anything", () => {
+    const cfg = join(dir, "small.cfg");
+    writeFileSync(cfg, `[global]\ncache_dir = "${join(dir, "cache")}"\nmax_file_size = 1K\n`);
+    const r = runAgent("bulwark-pipe", ["--config", cfg], Buffer.concat([CLEAN_MAIL, Buffer.alloc(2048, 0x61)]));
+    expect(r.code).toBe(75);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toMatch(/max_file_size/);
+  });
+});
+
+describe("bulwark-cli", () => {
+  it("exits 0 with no output for a clean file", () => {
+    const r = runAgent("bulwark-cli", ["--config", config, join(dir, "clean.txt")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe("");
+  });
+
+  it("prints virus=\"NAME\" for the infected file and exits 1", () => {
+    const r = runAgent("bulwark-cli", ["--config", config, join(dir, "clean.txt"), join(dir, "eicar.com")]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.toString()).toMatch(new RegExp(`^${join(dir, "eicar.com")}: virus="Eicar[^"]*"\\n$`, "i"));
+  });
+
+  it("scans a directory argument (amavisd-new passes its parts directory)", () => {
+    const r = runAgent("bulwark-cli", ["--config", config, dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.toString()).toMatch(/eicar\.com: virus="/);
+    expect(r.stdout.toString()).not.toMatch(/clean\.txt/);
+  });
+
+  it("exits 2 for a file that could not be scanned (encrypted zip)", () => {
+    writeFileSync(join(dir, "secret.zip"), ENCRYPTED_ZIP);
+    const r = runAgent("bulwark-cli", ["--config", config, join(dir, "secret.zip")]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.toString()).toBe(`${join(dir, "secret.zip")}: error="not scanned: Heuristics.Encrypted.Zip"\n`);
+    rmSync(join(dir, "secret.zip"));
+  });
+
+  it("exits 2 for a missing file", () => {
+    const r = runAgent("bulwark-cli", ["--config", config, join(dir, "nope")]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.toString()).toMatch(/nope: error="/);
+  });
+});
+
+describe("with the daemon stopped", () => {
+  it("bulwark-pipe defers (75) and writes nothing; bulwark-cli exits 2", async () => {
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    const p = runAgent("bulwark-pipe", ["--config", config], CLEAN_MAIL);
+    expect(p.code).toBe(75);
+    expect(p.stdout.length).toBe(0);
+    expect(p.stderr).toMatch(/daemon/);
+    const c = runAgent("bulwark-cli", ["--config", config, join(dir, "clean.txt")]);
+    expect(c.code).toBe(2);
+    expect(c.stdout.toString()).toMatch(/error="cannot talk to the daemon/);
+  });
+});
