@@ -1,13 +1,7 @@
 /**
- * Where the configuration file lives, and replacing it atomically: a reader (the daemon on
- * SIGHUP) sees either the old file or the new one, never half of each, and a crash leaves the
- * old file intact. Recipe: temp file in the same directory (same file system, so rename is
- * atomic), fsync it, rename over the target, fsync the directory so the rename itself survives
- * a power loss (the step write-file-atomic omits).
+ * Where the configuration file lives; it is replaced with writeFileAtomic (host/atomic-write.ts):
+ * a reader (the daemon on SIGHUP) sees the old file or the new one, never half of each.
  */
-import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 
 /** System default (SPEC §1); BULWARK_CONFIG overrides it for every command. */
 export const SYSTEM_CONFIG_FILE = "/etc/bulwark/bulwark.cfg";
@@ -16,39 +10,4 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string 
   return env.BULWARK_CONFIG || SYSTEM_CONFIG_FILE;
 }
 
-/** Mode for a new configuration file: it holds passwords, so only the owner may read it. */
-const NEW_FILE_MODE = 0o600;
-
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  let mode = NEW_FILE_MODE;
-  try {
-    mode = fs.statSync(file).mode & 0o7777; // keep the administrator's permissions
-  } catch {
-    /* new file */
-  }
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = fs.openSync(tmp, "wx", mode);
-  try {
-    fs.fchmodSync(fd, mode); // open()'s mode is filtered by the umask; the file's must not be
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  const dfd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
-  }
-}
+export { writeFileAtomic } from "../atomic-write.js";

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../atomic-write.js";
 import { packageFile } from "../paths.js";
 import { DB_VERSION } from "./layout.js";
 
@@ -63,22 +64,7 @@ export function cachePath(dir: string, key: string): string {
 
 export function writeCache(file: string, blob: Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
-  const fd = fs.openSync(tmp, "wx", 0o600);
-  try {
-    fs.writeSync(fd, blob);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  try {
-    const dfd = fs.openSync(path.dirname(file), "r");
-    fs.fsyncSync(dfd);
-    fs.closeSync(dfd);
-  } catch {
-    /* directory fsync is best effort: the cache can always be rebuilt */
-  }
+  writeFileAtomic(file, blob);
 }
 
 /** Size of a cache file, or -1 if absent. */
