@@ -1,7 +1,8 @@
 /**
  * bulwark-cli [--config FILE] FILE...: the command-line scanner for amavisd-new.
- * Talks to: the Bulwark daemon only, over its local scan socket (daemon_socket_path, clamd's
- *   INSTREAM protocol: the file's bytes are sent, so the daemon needs no access to them).
+ * Talks to: the Bulwark daemon only, over its local socket (daemon_socket_path, the private
+ *   zBWSCAN command, host/service/protocol.ts: the file's bytes are sent, so the daemon needs no
+ *   access to them; the daemon counts them in the [cli] agent's statistics).
  * Writes: nothing but stdout/stderr. Per infected file one line `FILE: virus="NAME"`; per file
  *   that could not be scanned a line `FILE: error="REASON"`; clean files print nothing.
  * Exit codes: 0 every file clean, 1 at least one infected (and no error), 2 any error: the
@@ -19,7 +20,7 @@
 import { lstat, readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
-import { scanViaDaemon } from "../common/clamd-client.js";
+import { daemonScan } from "../common/daemon-client.js";
 
 export const EXIT_CLEAN = 0;
 export const EXIT_INFECTED = 1;
@@ -87,7 +88,7 @@ async function run(argv: string[]): Promise<number> {
       errors = true;
       continue;
     }
-    const v = await scanViaDaemon(ac.socketPath, data);
+    const v = await daemonScan(ac.socketPath, "cli", data);
     if (v.status === "infected") {
       infected = true;
       for (const name of v.names) process.stdout.write(`${clean(file)}: virus="${clean(name)}"\n`);

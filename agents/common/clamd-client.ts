@@ -1,6 +1,8 @@
 /**
- * A small clamd client for the agents: one request per connection to the daemon's local scan
- * socket (daemon_socket_path), which speaks clamd's protocol (host/clamd/server.ts). INSTREAM
+ * A small clamd client: one request per connection to a socket that speaks clamd's protocol
+ * (the daemon's daemon_socket_path, host/clamd/server.ts; PING, VERSION, RELOAD ...). The
+ * agents scan and judge mail through the daemon's private commands instead
+ * (daemon-client.ts), which carry the agent's name and the full verdict. INSTREAM
  * sends the object in chunks and reads the one reply line; the reply is turned back into a
  * Verdict so the agents can feed host/policy. Every failure (no daemon, timeout, garbled reply,
  * `... ERROR`) is a Verdict with status "error", which the policy turns into defer.

@@ -26,6 +26,15 @@ export interface ConnectionContext {
   stats: () => string;
 }
 
+/** What the server read before handing a connection over (server.ts reads the first bytes to
+ *  recognise its private commands): those bytes, and whether the peer had already
+ *  half-closed or been idle for the idle timeout. */
+export interface Preamble {
+  initial: Buffer;
+  ended?: boolean;
+  idle?: boolean;
+}
+
 /** After our final reply, how long a peer that keeps the socket open may linger before it
  *  is destroyed: long enough for the reply to drain, short enough not to hold a slot. */
 const CLOSE_GRACE_MS = 2_000;
@@ -41,17 +50,22 @@ export class ClamdConnection {
   /** the INSTREAM being received: its command, id, parts and size so far */
   private stream: { raw: RawCommand; id: number; data: StreamCollector } | null = null;
 
-  constructor(private readonly sock: Socket, private readonly ctx: ConnectionContext) {
+  constructor(private readonly sock: Socket, private readonly ctx: ConnectionContext, preamble?: Preamble) {
     this.dec = new FrameDecoder(ctx.maxCommandLength);
     sock.setNoDelay(true);
     sock.setTimeout(ctx.idleTimeoutMs);
     sock.on("timeout", () => this.onIdle());
     sock.on("data", (d: Buffer) => this.onData(d));
     sock.on("error", (e) => ctx.log(`clamd: connection error: ${e.message}`));
-    sock.on("end", () => {
-      // peer half-closed: nothing more will come; finish what is in flight, then close
-      if (this.state === "command" || this.state === "instream") this.finish();
-    });
+    sock.on("end", () => this.onEnd());
+    if (preamble?.initial.length) this.onData(preamble.initial);
+    if (preamble?.ended) this.onEnd();
+    else if (preamble?.idle) this.onIdle();
+  }
+
+  private onEnd(): void {
+    // peer half-closed: nothing more will come; finish what is in flight, then close
+    if (this.state === "command" || this.state === "instream") this.finish();
   }
 
   private write(text: string, term: Terminator): void {

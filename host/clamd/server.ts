@@ -7,11 +7,15 @@
  * VERSION answers `ClamAV 1.4.6/Bulwark <version>` by default: clients parse only the
  * leading `ClamAV <x.y.z>` (and some the text after the first "/" as a database version,
  * which is why Bulwark's name sits there rather than in front).
+ *
+ * `extensions` adds private commands (the daemon's zBWSCAN/zBWMAIL, host/service/) on a socket
+ * of Bulwark's own: a connection whose first bytes are `z<NAME>\0` is handed to that handler,
+ * every other connection is clamd's, byte for byte as without extensions.
  */
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Scanner } from "../api.js";
-import { ClamdConnection } from "./connection.js";
+import { ClamdConnection, type Preamble } from "./connection.js";
 
 /** Default VERSION reply; clamd 1.4.6 is the protocol level we reproduce. */
 export const DEFAULT_CLAMD_VERSION = "ClamAV 1.4.6/Bulwark 0.1.0";
@@ -37,6 +41,14 @@ export interface ClamdListen {
   path?: string;
 }
 
+/**
+ * A private command (`z<NAME>\0`, e.g. the daemon's zBWSCAN/zBWMAIL) served by its own code
+ * instead of clamd's. It receives the socket, with the server's listeners removed and reading
+ * paused, and the bytes that followed the command's NUL in the same reads. It owns the
+ * socket from then on (timeouts, replies, closing); the server only destroys it on close().
+ */
+export type ExtensionHandler = (sock: net.Socket, rest: Buffer) => void;
+
 export interface ClamdServerOptions {
   scanner: Scanner;
   listen: ClamdListen;
@@ -52,6 +64,9 @@ export interface ClamdServerOptions {
   idleTimeoutMs?: number;
   maxConnections?: number;
   maxSessionInFlight?: number;
+  /** Private commands by NAME (without the "z" and the NUL). Only the first command of a
+   *  connection can be one; they are not advertised by VERSIONCOMMANDS. */
+  extensions?: Record<string, ExtensionHandler>;
 }
 
 export interface ClamdServer {
@@ -111,10 +126,16 @@ export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdS
     stats,
   };
 
+  const extensions = opts.extensions ?? {};
+  const extensionNames = Object.keys(extensions);
   server.on("connection", (sock) => {
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
-    new ClamdConnection(sock, ctx);
+    if (extensionNames.length === 0) new ClamdConnection(sock, ctx);
+    else sniffFirstCommand(sock, extensionNames, ctx.idleTimeoutMs, (first) => {
+      if (first.kind === "extension") extensions[first.name](sock, first.rest);
+      else new ClamdConnection(sock, ctx, first.preamble);
+    });
   });
   server.on("error", (e) => log(`clamd: server error: ${e.message}`));
 
@@ -154,4 +175,47 @@ export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdS
   const address = typeof a === "string" || a === null ? { path: path! } : { host: a.address, port: a.port };
   log(`clamd: listening on ${"path" in address ? address.path : `${address.host}:${address.port}`}`);
   return { address, close };
+}
+
+type FirstCommand = { kind: "extension"; name: string; rest: Buffer } | { kind: "clamd"; preamble: Preamble };
+
+/**
+ * Read just enough of a new connection to tell a private command from clamd's: as soon as
+ * the bytes received stop being a prefix of some `z<NAME>\0`, they belong to clamd's protocol
+ * (so at most the longest extension command is held, bounded by MAX_COMMAND_LENGTH), and they
+ * are handed over untouched, with whether the peer already half-closed or went idle, so the
+ * ClamdConnection behaves exactly as if it had read them itself.
+ */
+function sniffFirstCommand(sock: net.Socket, names: string[], idleTimeoutMs: number, done: (first: FirstCommand) => void): void {
+  const commands = names
+    .map((name) => ({ name, bytes: Buffer.from(`z${name}\0`, "latin1") }))
+    .filter((c) => !c.name.includes("\0") && c.bytes.length <= MAX_COMMAND_LENGTH);
+  let buf: Buffer = Buffer.alloc(0);
+  const finish = (first: FirstCommand) => {
+    sock.off("data", onData);
+    sock.off("end", onEnd);
+    sock.off("timeout", onTimeout);
+    sock.off("error", onError);
+    // an extension handler starts with reading paused; a ClamdConnection attaches its own
+    // "data" listener in the same tick, so the socket keeps flowing for it
+    if (first.kind === "extension") sock.pause();
+    done(first);
+  };
+  const onData = (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    const hit = commands.find((c) => buf.length >= c.bytes.length && buf.subarray(0, c.bytes.length).equals(c.bytes));
+    if (hit) return finish({ kind: "extension", name: hit.name, rest: Buffer.from(buf.subarray(hit.bytes.length)) });
+    const couldBeOne = commands.some((c) => buf.length < c.bytes.length && c.bytes.subarray(0, buf.length).equals(buf));
+    if (!couldBeOne) finish({ kind: "clamd", preamble: { initial: buf } });
+  };
+  const onEnd = () => finish({ kind: "clamd", preamble: { initial: buf, ended: true } });
+  const onTimeout = () => finish({ kind: "clamd", preamble: { initial: buf, idle: true } });
+  // an unhandled "error" event would crash the process; a peer reset before its first command
+  // needs no answer
+  const onError = () => sock.destroy();
+  sock.setTimeout(idleTimeoutMs);
+  sock.on("error", onError);
+  sock.on("data", onData);
+  sock.on("end", onEnd);
+  sock.on("timeout", onTimeout);
 }

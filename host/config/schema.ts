@@ -123,7 +123,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: "global", inherit: true, key: "action_av_deleted", type: "enum", enumValues: ACTIONS, default: "accept",
     doc: "What happens to a mail from which cleaning removed an infected part (only when av_clean_mode is not none)." },
   { section: "global", inherit: true, key: "av_clean_mode", type: "enum", enumValues: ["none", "standard", "strict", "rigorous"], default: "none",
-    doc: "Whether infected parts are removed and replaced by a short notice: none keeps mail as is and applies action_av_infected; standard, strict and rigorous clean increasingly aggressively." },
+    doc: "Whether infected parts are removed and replaced by a short notice: none keeps mail as is and applies action_av_infected; standard removes infected parts; strict also removes parts that could not be scanned; rigorous also removes every non-text attachment when anything in the mail is infected. A mail whose infected content cannot be removed (an infected single-part body) is handled by action_av_infected." },
   { section: "global", inherit: true, key: "av_hdr_enabled", type: "bool", default: true,
     doc: "When yes, scanned mail gets X-Bulwark-* header fields with the verdict and the engine and signature versions (where the agent may modify mail)." },
   { section: "global", inherit: true, key: "av_footnote_enabled", type: "bool", default: false,
@@ -217,9 +217,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: "clamd", key: "stream_max_length", type: "size", min: 1, default: 100 * MiB,
     doc: "Largest INSTREAM upload accepted (clamd's StreamMaxLength, default 100M); larger streams get `INSTREAM size limit exceeded. ERROR`." },
 
-  // ---- [pipe]: on by default so bulwark-pipe works after `npm start`; it talks to the daemon socket only ----
+  // ---- [pipe], [cli]: on by default so the programs work after `npm start`; they talk to the daemon socket only ----
   { section: "pipe", key: "agent_enabled", type: "bool", default: true,
-    doc: "When yes, bulwark-pipe may ask the daemon to scan; on by default since it listens on nothing and only uses daemon_socket_path." },
+    doc: "When yes, bulwark-pipe may ask the daemon to judge mail; on by default since it opens no listener: only users who can reach daemon_socket_path can use it." },
+  { section: "cli", key: "agent_enabled", type: "bool", default: true,
+    doc: "When yes, bulwark-cli may ask the daemon to scan files; on by default since it opens no listener: only users who can reach daemon_socket_path can use it." },
 ];
 
 /** Key of the schema index: "section.key". */

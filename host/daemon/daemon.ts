@@ -1,10 +1,17 @@
 /**
- * The Bulwark daemon: owns the one Scanner (signatures loaded once, worker pool) and serves it
- * to the agents over clamd's protocol on the local unix socket daemon_socket_path (agents are
- * clamd clients, agents/common/clamd-client.ts), plus the [clamd] agent's own listeners when it
- * is enabled. Writes a pid file in cache_dir. `reload` re-reads the configuration and keeps the
- * old one when the new one has fatal errors; options that shape the scanner or the listeners
- * (limits, workers, socket paths, ports) take effect only on restart, and reload says so.
+ * The Bulwark daemon (the manager): owns the Scanner (signatures loaded once, the worker pool),
+ * serves it to the agents over clamd's protocol and the private commands on the local unix
+ * socket daemon_socket_path, and supervises the resident agents as child processes
+ * (supervisor.ts; the [clamd] agent is one: it owns the clamd listeners, not the manager).
+ * Writes a pid file in cache_dir once it serves; refuses to start while that file names a live
+ * daemon.
+ *
+ * Reload (SIGHUP): re-read the configuration (a file with fatal errors is refused and the old one
+ * kept), re-check which agents run, and reload the signatures from base_dir into a new scanner
+ * that replaces the old one without dropping a request (swappable-scanner.ts). clamd's RELOAD
+ * (forwarded by the [clamd] agent) reloads the signatures only. Scanner options (base_dir,
+ * workers, limits) take effect with the new scanner; cache_dir and daemon_socket_path only on
+ * restart, and reload says so.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,18 +20,21 @@ import { startClamdServer, type ClamdServer } from "../clamd/server.js";
 import { formatConfigError } from "../config/ini.js";
 import { type Config, loadConfig } from "../config/load.js";
 import { createScanner } from "../scanner.js";
+import { openQuarantine } from "../quarantine/store.js";
+import { createDaemonExtensions } from "../service/extensions.js";
+import { lineLogger } from "../service/line-logger.js";
+import { openStatistics } from "../stats/persist.js";
+import { PID_FILE_NAME, runningDaemonPid, writePidFile } from "./pid-file.js";
+import { Supervisor } from "./supervisor.js";
+import { logLoadErrors, SwappableScanner } from "./swappable-scanner.js";
+import { installFaultSignal, loggingScanStarts, TEST_SPIN_MARKER, testFaultsEnabled } from "./test-faults.js";
 
-export const PID_FILE_NAME = "bulwark.pid";
+export { PID_FILE_NAME } from "./pid-file.js";
 /** Signature file kinds the scanner loads (host/api.ts); a base_dir without any is ignored so
  *  that a fresh install runs with the built-in signature set instead of failing. */
 const SIGNATURE_EXTENSIONS = [".hdb", ".hsb", ".ndb", ".ldb", ".fp", ".sfp", ".ign2", ".cvd", ".cld"];
 /** Options read once at start; a reload that changes them is logged as "needs a restart". */
-const RESTART_OPTIONS: Array<["global" | "clamd", string]> = [
-  ["global", "base_dir"], ["global", "cache_dir"], ["global", "daemon_socket_path"], ["global", "workers"],
-  ["global", "max_file_size"], ["global", "max_scan_size"], ["global", "max_files"], ["global", "max_recursion"],
-  ["global", "max_scan_time"], ["clamd", "agent_enabled"], ["clamd", "listen_addr"], ["clamd", "listen_port"],
-  ["clamd", "socket_path"], ["clamd", "stream_max_length"],
-];
+const RESTART_OPTIONS: Array<["global", string]> = [["global", "cache_dir"], ["global", "daemon_socket_path"]];
 
 export class ConfigRefused extends Error {
   constructor(readonly lines: string[]) {
@@ -35,18 +45,30 @@ export class ConfigRefused extends Error {
 export interface Daemon {
   readonly socketPath: string;
   readonly pidFile: string;
+  readonly scanner: SwappableScanner;
+  readonly supervisor: Supervisor;
   config(): Config;
-  /** Re-read the file; false (and the old config kept) when it has fatal errors. */
-  reload(): boolean;
-  /** Stop listening, close the scanner, remove the sockets and the pid file. Idempotent. */
+  /** SIGHUP: re-read the file (false, and the old config kept, when it has fatal errors),
+   *  re-check the agents, reload the signatures. */
+  reload(): Promise<boolean>;
+  /** clamd's RELOAD: the signatures only. */
+  reloadSignatures(): Promise<void>;
+  /** Stop the agents and the listener, close the scanner, remove the socket and the pid file. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** SHUTDOWN was received on the daemon socket */
+  onShutdownRequest?: () => void;
+  /** the test fault hooks (test-faults.ts); default: BULWARK_TEST_FAULTS=1 in the environment */
+  testFaults?: boolean;
 }
 
 function loadOrRefuse(file: string, log: (m: string) => void): Config {
   const r = loadConfig(file);
   if (r.globalErrors.length) throw new ConfigRefused(r.globalErrors.map(formatConfigError));
   for (const d of r.disabledAgents) {
-    for (const e of d.errors) log(`warning: agent ${d.agent} disabled: ${formatConfigError(e)}`);
+    for (const e of d.errors) log(`error: agent ${d.agent} disabled because of its section: ${formatConfigError(e)}`);
   }
   return r.config;
 }
@@ -60,21 +82,15 @@ function signatureDatabases(baseDir: string): string[] {
   }
 }
 
-export async function startDaemon(file: string, log: (m: string) => void, onShutdownRequest?: () => void): Promise<Daemon> {
-  let config = loadOrRefuse(file, log);
-  const cacheDir = config.path("global", "cache_dir");
-  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o750 });
-  const socketPath = config.path("global", "daemon_socket_path");
-  const pidFile = path.join(cacheDir, PID_FILE_NAME);
-
+function buildScanner(config: Config, testFaults: boolean): Promise<Scanner> {
   const databases = signatureDatabases(config.path("global", "base_dir"));
   const workers = config.int("global", "workers");
-  const scanner: Scanner = await createScanner({
+  return createScanner({
     databases,
     builtin: true,
     // config 0 = one per core, which is the library's default when `workers` is absent
     ...(workers > 0 ? { workers } : {}),
-    cacheDir: path.join(cacheDir, "db-cache"),
+    cacheDir: path.join(config.path("global", "cache_dir"), "db-cache"),
     limits: {
       maxFileSize: config.int("global", "max_file_size"),
       maxScanSize: config.int("global", "max_scan_size"),
@@ -82,66 +98,106 @@ export async function startDaemon(file: string, log: (m: string) => void, onShut
       maxRecursion: config.int("global", "max_recursion"),
       maxScanTime: config.int("global", "max_scan_time"),
     },
+    ...(testFaults ? { faults: { spin: TEST_SPIN_MARKER } } : {}),
   });
-  log(`signatures: ${scanner.signatureCount} loaded (${databases.length ? databases.join(", ") : "built-in only"}) in ${Math.round(scanner.loadMs)} ms`);
+}
+
+export async function startDaemon(file: string, log: (m: string) => void, onShutdownRequest?: () => void, opts: DaemonOptions = {}): Promise<Daemon> {
+  let config = loadOrRefuse(file, log);
+  const cacheDir = config.path("global", "cache_dir");
+  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o750 });
+  const socketPath = config.path("global", "daemon_socket_path");
+  const pidFile = path.join(cacheDir, PID_FILE_NAME);
+  const other = runningDaemonPid(pidFile);
+  if (other !== null) throw new Error(`another Bulwark daemon (pid ${other}) is running on ${cacheDir} (pid file ${pidFile})`);
+  const shutdown = onShutdownRequest ?? opts.onShutdownRequest;
+  const testFaults = opts.testFaults ?? testFaultsEnabled();
+  // the mail service's statistics and quarantine (host/service/), both kept in cache_dir
+  const stats = openStatistics(path.join(cacheDir, "stats.json"), { onProblem: (m) => log(`error: statistics: ${m}`) });
+  const quarantine = await openQuarantine(path.join(cacheDir, "quarantine"), { warn: (m) => log(`warning: quarantine: ${m}`) });
+  const closeStores = async () => {
+    for (const r of await Promise.allSettled([stats.close(), quarantine.close()])) {
+      if (r.status === "rejected") log(`error: closing statistics/quarantine: ${(r.reason as Error).message}`);
+    }
+  };
+
+  const first = await buildScanner(config, testFaults);
+  const databases = signatureDatabases(config.path("global", "base_dir"));
+  log(`signatures: ${first.signatureCount} loaded (${databases.length ? databases.join(", ") : "built-in only"}) in ${Math.round(first.loadMs)} ms`);
+  logLoadErrors(log, first.loadErrors);
+  const scanner = new SwappableScanner(first, () => buildScanner(config, testFaults), log);
+  const served: Scanner = testFaults ? loggingScanStarts(scanner, log) : scanner;
+  const removeFaultSignal = testFaults ? installFaultSignal(log) : () => {};
+  const supervisor = new Supervisor({ configFile: file, log });
 
   const servers: ClamdServer[] = [];
-  const socketFiles: string[] = [socketPath];
   let closing: Promise<void> | null = null;
   const daemon: Daemon = {
     socketPath,
     pidFile,
+    scanner,
+    supervisor,
     config: () => config,
-    reload() {
-      let next: Config;
+    async reload() {
+      let ok = true;
       try {
-        next = loadOrRefuse(file, log);
+        const next = loadOrRefuse(file, log);
+        for (const [s, k] of RESTART_OPTIONS) {
+          if (JSON.stringify(next.get(s, k)) !== JSON.stringify(config.get(s, k))) log(`warning: ${s}.${k} changed; it takes effect on restart`);
+        }
+        config = next;
+        log(`configuration reloaded from ${file}`);
       } catch (e) {
         const lines = e instanceof ConfigRefused ? e.lines : [(e as Error).message];
         for (const l of lines) log(`error: reload refused, keeping the old configuration: ${l}`);
-        return false;
+        ok = false;
       }
-      for (const [s, k] of RESTART_OPTIONS) {
-        if (JSON.stringify(next.get(s, k)) !== JSON.stringify(config.get(s, k))) log(`warning: ${s}.${k} changed; it takes effect on restart`);
-      }
-      config = next;
-      log(`configuration reloaded from ${file}`);
-      return true;
+      await Promise.all([supervisor.reconcile(config), scanner.reload()]);
+      return ok;
+    },
+    async reloadSignatures() {
+      await scanner.reload();
     },
     close() {
       closing ??= (async () => {
+        removeFaultSignal();
+        await supervisor.stop();
         await Promise.allSettled(servers.map((s) => s.close()));
         await scanner.close().catch((e: Error) => log(`error: closing the scanner: ${e.message}`));
-        for (const f of [...socketFiles, pidFile]) fs.rmSync(f, { force: true });
+        await closeStores();
+        // the socket file only if it is still ours (a failed start must not unlink a live daemon's)
+        if (servers.length) fs.rmSync(socketPath, { force: true });
+        fs.rmSync(pidFile, { force: true });
       })();
       return closing;
     },
   };
 
   try {
-    const common = {
-      scanner,
-      log,
-      onReload: () => void daemon.reload(),
-      onShutdown: () => onShutdownRequest?.(),
-    };
     // Agents stream whole mails: the local socket accepts what max_file_size lets through.
-    servers.push(await startClamdServer({ ...common, listen: { path: socketPath }, streamMaxLength: config.int("global", "max_file_size") }));
-    if (config.bool("clamd", "agent_enabled")) {
-      const streamMaxLength = config.int("clamd", "stream_max_length");
-      const clamdSocket = config.path("clamd", "socket_path");
-      if (clamdSocket) {
-        servers.push(await startClamdServer({ ...common, listen: { path: clamdSocket }, streamMaxLength }));
-        socketFiles.push(clamdSocket);
-      }
-      const port = config.int("clamd", "listen_port");
-      if (port !== 0) servers.push(await startClamdServer({ ...common, listen: { host: config.str("clamd", "listen_addr"), port }, streamMaxLength }));
-    }
-    fs.writeFileSync(pidFile, `${process.pid}\n`);
+    servers.push(
+      await startClamdServer({
+        scanner: served,
+        log,
+        listen: { path: socketPath },
+        streamMaxLength: config.int("global", "max_file_size"),
+        onReload: () => {
+          log("RELOAD received: reloading the signatures");
+          void daemon.reloadSignatures();
+        },
+        onShutdown: () => shutdown?.(),
+        extensions: createDaemonExtensions({ config: () => config, scanner: () => served, stats, quarantine, log: lineLogger(log, () => config.list("global", "syslog_class")) }),
+      }),
+    );
+    await supervisor.start(config);
+    writePidFile(pidFile);
   } catch (e) {
-    // Only remove socket files we own: a "socket in use" failure must not unlink a live daemon's.
+    removeFaultSignal();
+    await supervisor.stop();
     await Promise.allSettled(servers.map((s) => s.close()));
+    if (servers.length) fs.rmSync(socketPath, { force: true });
     await scanner.close().catch(() => {});
+    await closeStores();
     throw e;
   }
   return daemon;

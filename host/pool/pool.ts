@@ -32,6 +32,7 @@ import {
   type WorkerPoolOptions,
 } from "./options.js";
 import type { InitErrorMessage, JobMessage, ReplyErr, ReplyOk } from "./protocol.js";
+import { registerFaultTarget, unregisterFaultTarget } from "./test-faults.js";
 import { describeError, formatRemoteError, hasType, isReplyTo, preview } from "./protocol.js";
 
 export * from "./options.js";
@@ -89,6 +90,18 @@ export class WorkerPool<Req, Res> {
     }
     this.opts = { ...opts };
     this.name = opts.name ?? "pool";
+    registerFaultTarget(this); // only under BULWARK_TEST_FAULTS=1 (test-faults.ts)
+  }
+
+  /** Test fault hook (test-faults.ts): terminate one busy worker without retiring it first, so
+   *  the pool meets its exit exactly as it meets a crash. Returns its label, or undefined. */
+  terminateBusyWorker(): string | undefined {
+    for (const slot of this.slots) {
+      if (slot.phase !== "busy") continue;
+      void slot.worker.terminate().catch(() => {});
+      return slot.label;
+    }
+    return undefined;
   }
 
   /** configured number of workers */
@@ -166,6 +179,7 @@ export class WorkerPool<Req, Res> {
   async close(): Promise<void> {
     if (this.poolState !== "closed") {
       this.poolState = "closed";
+      unregisterFaultTarget(this);
       for (const t of this.backoffTimers) clearTimeout(t);
       this.backoffTimers.clear();
       for (const job of this.queue.drain()) job.reject(new PoolClosed("worker pool closed before the job started"));

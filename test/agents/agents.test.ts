@@ -2,12 +2,28 @@
  * bulwark-pipe and bulwark-cli against a real daemon (spawned from the build): exit codes,
  * what reaches stdout, and failure when the daemon is gone (defer for the pipe, error for the
  * cli). Inputs are generated at test time; EICAR comes from an XOR-encoded constant.
+ * The policy is the daemon's (it judges the mail, host/service/): a test of another policy
+ * starts a daemon of its own on that configuration.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeZip } from "../helpers/zip-bombs.js";
 import { EICAR, type DaemonProcess, runAgent, startDaemonProcess, tempDir, writeConfig } from "../daemon/daemon-process.js";
+
+/** Run `fn` with a daemon of its own on writeConfig(extra) in a fresh directory. */
+async function withDaemon(extra: string, fn: (config: string) => void): Promise<void> {
+  const own = tempDir("bulwark-agents-policy-");
+  const cfg = writeConfig(own, extra);
+  const d = await startDaemonProcess(cfg, join(own, "cache"));
+  try {
+    fn(cfg);
+  } finally {
+    d.child.kill("SIGTERM");
+    await d.exited;
+    rmSync(own, { recursive: true, force: true });
+  }
+}
 
 let dir: string;
 let config: string;
@@ -59,11 +75,12 @@ describe("bulwark-pipe", () => {
     expect(r.stderr).toMatch(/reject: infected \(Eicar/i);
   });
 
-  it("follows the [pipe] section over [global]: action_av_infected = discard exits 99", () => {
-    const cfg = writeConfig(dir, "\n[pipe]\naction_av_infected = discard\n", "discard.cfg");
-    const r = runAgent("bulwark-pipe", ["--config", cfg], EICAR_MAIL);
-    expect(r.code).toBe(99);
-    expect(r.stdout.length).toBe(0);
+  it("follows the daemon's [pipe] section over [global]: action_av_infected = discard exits 99", async () => {
+    await withDaemon("\n[global]\naction_av_infected = defer\n[pipe]\naction_av_infected = discard\n", (cfg) => {
+      const r = runAgent("bulwark-pipe", ["--config", cfg], EICAR_MAIL);
+      expect(r.code).toBe(99);
+      expect(r.stdout.length).toBe(0);
+    });
   });
 
   it("a mail with an encrypted zip is not scanned: action_av_notscanned decides (reject by default, accept when set)", () => {
@@ -71,20 +88,25 @@ describe("bulwark-pipe", () => {
     expect(r.code).toBe(69);
     expect(r.stdout.length).toBe(0);
     expect(r.stderr).toMatch(/not scanned: action_av_notscanned=reject/);
-    const cfg = writeConfig(dir, "\n[pipe]\naction_av_notscanned = accept\n", "notscanned.cfg");
-    const a = runAgent("bulwark-pipe", ["--config", cfg], ENCRYPTED_MAIL);
-    expect(a.code).toBe(0);
-    expect(a.stdout.toString("latin1")).toMatch(/^X-Bulwark-Verdict: not-scanned; Heuristics\.Encrypted\.Zip\n/);
-    expect(a.stdout.toString("latin1").endsWith(ENCRYPTED_MAIL.toString("latin1"))).toBe(true);
   });
 
-  it("defers a mail larger than max_file_size without writing anything", () => {
+  it("a mail with an encrypted zip is accepted, marked not-scanned, when the daemon's [pipe] says action_av_notscanned = accept", async () => {
+    await withDaemon("\n[pipe]\naction_av_notscanned = accept\n", (cfg) => {
+      const a = runAgent("bulwark-pipe", ["--config", cfg], ENCRYPTED_MAIL);
+      expect(a.code).toBe(0);
+      expect(a.stdout.toString("latin1")).toMatch(/^X-Bulwark-Verdict: not-scanned; Heuristics\.Encrypted\.Zip\n/);
+      expect(a.stdout.toString("latin1").endsWith(ENCRYPTED_MAIL.toString("latin1"))).toBe(true);
+    });
+  });
+
+  it("a mail over the pipe's own max_file_size is not scanned, even by a daemon with a larger limit", () => {
+    // the pipe stops reading at its limit and says so; the daemon must not judge the start alone
     const cfg = join(dir, "small.cfg");
     writeFileSync(cfg, `[global]\ncache_dir = "${join(dir, "cache")}"\nmax_file_size = 1K\n`);
-    const r = runAgent("bulwark-pipe", ["--config", cfg], Buffer.concat([CLEAN_MAIL, Buffer.alloc(2048, 0x61)]));
-    expect(r.code).toBe(75);
+    const r = runAgent("bulwark-pipe", ["--config", cfg], Buffer.concat([CLEAN_MAIL, Buffer.alloc(200_000, 0x61)]));
+    expect(r.code).toBe(69);
     expect(r.stdout.length).toBe(0);
-    expect(r.stderr).toMatch(/max_file_size/);
+    expect(r.stderr).toMatch(/not scanned: action_av_notscanned=reject/);
   });
 });
 
@@ -102,7 +124,11 @@ describe("bulwark-cli", () => {
   });
 
   it("scans a directory argument (amavisd-new passes its parts directory)", () => {
-    const r = runAgent("bulwark-cli", ["--config", config, dir]);
+    const parts = join(dir, "parts");
+    mkdirSync(join(parts, "sub"), { recursive: true });
+    writeFileSync(join(parts, "clean.txt"), "nothing here\n");
+    writeFileSync(join(parts, "sub", "eicar.com"), EICAR);
+    const r = runAgent("bulwark-cli", ["--config", config, parts]);
     expect(r.code).toBe(1);
     expect(r.stdout.toString()).toMatch(/eicar\.com: virus="/);
     expect(r.stdout.toString()).not.toMatch(/clean\.txt/);

@@ -42,7 +42,7 @@ describe("loadConfig", () => {
     expect(c.int("smtp", "listen_port")).toBe(10026);
     expect(c.int("pop3", "listen_port")).toBe(8110);
     expect(c.str("pop3", "listen_addr")).toBe("::1");
-    expect(c.enabledAgents().sort()).toEqual(["clamd", "pipe", "smtp"]);
+    expect(c.enabledAgents().sort()).toEqual(["clamd", "cli", "pipe", "smtp"]);
     expect(() => c.int("smtp", "listen_addr")).toThrow(/not of type/);
     expect(() => c.get("global", "listen_port")).toThrow(/no option global.listen_port/);
   });
@@ -93,7 +93,7 @@ describe("loadConfig", () => {
     expect(r.disabledAgents.map((d) => d.agent)).toEqual(["smtp"]);
     expect(formatConfigError(r.disabledAgents[0].errors[0])).toBe("a.cfg:5: listen_port expects a port number 0-65535, got 70000");
     expect(r.config.bool("smtp", "agent_enabled")).toBe(false);
-    expect(r.config.enabledAgents().sort()).toEqual(["clamd", "pipe", "pop3"]);
+    expect(r.config.enabledAgents().sort()).toEqual(["clamd", "cli", "pipe", "pop3"]);
     expect(r.config.int("global", "workers")).toBe(2);
   });
 

@@ -57,9 +57,9 @@ describe("config schema", () => {
     }
   });
 
-  it("is safe by default: only clamd and pipe are enabled", () => {
+  it("is safe by default: only clamd and the listener-less pipe and cli are enabled", () => {
     const enabled = AGENT_SECTIONS.filter((a) => findOption(a, "agent_enabled")!.default === true);
-    expect(enabled.sort()).toEqual(["clamd", "pipe"]);
+    expect(enabled.sort()).toEqual(["clamd", "cli", "pipe"]);
     for (const a of AGENT_SECTIONS) {
       const addr = findOption(a, "listen_addr");
       if (addr) expect(addr.default, `${a}.listen_addr`).toBe("127.0.0.1");

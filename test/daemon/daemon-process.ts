@@ -3,8 +3,9 @@
  * private config in a temp dir, and runs of the built agent programs against it.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -38,14 +39,21 @@ export interface DaemonProcess {
   exited: Promise<number | null>;
 }
 
-export async function startDaemonProcess(config: string, cacheDir: string): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "bulwark"), "daemon", "--config", config, "--foreground"], { stdio: ["ignore", "ignore", "pipe"] });
+/** Start `bulwark daemon --foreground` and wait for its pid file (written once it serves and its
+ *  agents reported ready). `env` is added to this process's environment. */
+export async function startDaemonProcess(config: string, cacheDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [join(ROOT, "bin", "bulwark"), "daemon", "--config", config, "--foreground"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let log = "";
   child.stderr!.on("data", (d) => (log += d));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   const pidFile = join(cacheDir, "bulwark.pid");
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!existsSync(pidFile)) {
+  // a pid file left by a killed daemon may be there already: wait for one naming this child
+  const ours = () => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() === String(child.pid);
+  while (!ours()) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`daemon did not start: ${log}`);
@@ -53,6 +61,26 @@ export async function startDaemonProcess(config: string, cacheDir: string): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, socket: join(cacheDir, "bulwark.sock"), pidFile, log: () => log, exited };
+}
+
+/** Wait until `cond` holds (polling); fails with `what` after `ms`. Not a timing assertion: the
+ *  bound only turns a hang into a readable failure. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export interface AgentRun {
@@ -64,4 +92,17 @@ export interface AgentRun {
 export function runAgent(name: "bulwark-pipe" | "bulwark-cli", args: string[], input?: Uint8Array): AgentRun {
   const r = spawnSync(process.execPath, [join(ROOT, "bin", name), ...args], { input, timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+/** Run an agent without blocking this process (the test acts while it waits). */
+export function startAgent(name: "bulwark-pipe" | "bulwark-cli", args: string[], input?: Uint8Array): { child: ChildProcess; done: Promise<AgentRun> } {
+  const child = spawn(process.execPath, [join(ROOT, "bin", name), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => out.push(d));
+  child.stderr!.on("data", (d) => (err += d));
+  child.stdin!.on("error", () => {}); // the agent may exit before reading everything
+  child.stdin!.end(input ?? Buffer.alloc(0));
+  const done = new Promise<AgentRun>((resolve) => child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
+  return { child, done };
 }

@@ -1,0 +1,91 @@
+/**
+ * The daemon's private commands zBWSCAN and zBWMAIL (protocol.ts) as clamd-server extensions
+ * (host/clamd/server.ts `extensions`), mounted on the daemon's local socket only.
+ *
+ * Each connection: read the request (metadata frame ≤ MAX_METADATA_FRAME; stream stored up to
+ * the current max_file_size and drained beyond it, so an oversized object costs no memory),
+ * answer once, close. A request that cannot be read (bad frames, bad JSON, early end, idle
+ * timeout) still gets an answer when the socket is writable: an error verdict (BWSCAN) or a
+ * defer (BWMAIL); the agent would defer anyway, this only tells it why.
+ */
+import type { Socket } from "node:net";
+import type { ExtensionHandler } from "../clamd/server.js";
+import { encodeMessage } from "./frames.js";
+import { MailService, type ServiceDeps } from "./mail-service.js";
+import { type MailResult, parseMailRequest, parseScanRequest } from "./protocol.js";
+import { receiveRequest, sendReply } from "./transport.js";
+import { errorVerdict, oversizeVerdict, trimVerdict } from "./verdicts.js";
+
+export type { ServiceDeps } from "./mail-service.js";
+
+const message = (e: unknown) => String((e as Error)?.message ?? e);
+
+export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHandler; BWMAIL: ExtensionHandler } {
+  const mail = new MailService(deps);
+  const { log } = deps;
+  const watch = (sock: Socket) => sock.on("error", (e) => log.debug(`service: connection error: ${e.message}`));
+
+  const BWSCAN: ExtensionHandler = (sock, rest) => {
+    watch(sock);
+    void (async () => {
+      const maxFileSize = deps.config().int("global", "max_file_size");
+      let reply;
+      try {
+        const req = await receiveRequest(sock, rest, maxFileSize);
+        const { agent } = parseScanRequest(req.head);
+        if (!deps.config().bool(agent, "agent_enabled")) throw new Error(`the ${agent} agent is disabled`);
+        const verdict = req.overflow ? oversizeVerdict(maxFileSize, req.received, true) : await deps.scanner().scan(req.body, { name: "stream" });
+        try {
+          deps.stats.recordScan(agent, verdict, false);
+        } catch (e) {
+          log.error(`statistics: ${message(e)}`);
+        }
+        for (const d of verdict.detections) log.log("part", `${agent}: ${d.path || "(object)"}: ${d.name} found`, { agent, name: d.name });
+        for (const n of verdict.notScanned) log.log("part", `${agent}: ${n.path || "(object)"}: not scanned: ${n.name}`, { agent, name: n.name });
+        if (verdict.status === "error") log.error(`scan failed: ${verdict.error ?? "unknown error"}`, { agent });
+        reply = trimVerdict(verdict);
+      } catch (e) {
+        log.error(`BWSCAN: ${message(e)}`);
+        reply = errorVerdict(message(e));
+      }
+      sendReply(sock, encodeMessage(reply));
+    })().catch((e) => {
+      log.error(`BWSCAN: internal error: ${message(e)}`);
+      sock.destroy();
+    });
+  };
+
+  const BWMAIL: ExtensionHandler = (sock, rest) => {
+    watch(sock);
+    void (async () => {
+      const maxFileSize = deps.config().int("global", "max_file_size");
+      let req;
+      try {
+        req = await receiveRequest(sock, rest, maxFileSize);
+      } catch (e) {
+        const reason = message(e);
+        log.error(`BWMAIL: request not read, deferring: ${reason}`);
+        return sendReply(sock, encodeMessage(deferResult(reason)));
+      }
+      let request;
+      try {
+        request = parseMailRequest(req.head);
+      } catch (e) {
+        const reason = `bad request: ${message(e)}`;
+        log.error(`BWMAIL: ${reason}`);
+        return sendReply(sock, encodeMessage(deferResult(reason)));
+      }
+      const outcome = await mail.handle(request, { mail: req.body, received: req.received, overflow: req.overflow });
+      sendReply(sock, encodeMessage(outcome.result, outcome.result.rewritten ? outcome.mail : undefined));
+    })().catch((e) => {
+      log.error(`BWMAIL: internal error: ${message(e)}`);
+      sock.destroy();
+    });
+  };
+
+  return { BWSCAN, BWMAIL };
+}
+
+function deferResult(reason: string): MailResult {
+  return { action: "defer", reason, recipients: [], verdict: errorVerdict(reason), cleaned: false, rewritten: false, headers: [] };
+}

@@ -1,0 +1,66 @@
+/**
+ * The daemon side of one private-command connection: read the request (metadata and stream,
+ * bounded, frames.ts), then write one reply and close. The socket arrives from the clamd server
+ * (host/clamd/server.ts `extensions`) paused, with the bytes read after the command.
+ */
+import type { Socket } from "node:net";
+import { FramedMessageDecoder } from "./frames.js";
+import { MAX_METADATA_FRAME } from "./protocol.js";
+
+/** Longest silence while a request is being received; clamd's IdleTimeout (30 s), the same as
+ *  the clamd server's own connections. */
+export const REQUEST_IDLE_TIMEOUT_MS = 30_000;
+/** After the reply is written, how long a peer that does not close may keep the socket. */
+const CLOSE_GRACE_MS = 2_000;
+
+export interface Request {
+  head: unknown;
+  /** the stream as stored: at most maxBody bytes */
+  body: Buffer;
+  /** stream bytes received (stored or drained) */
+  received: number;
+  /** the stream was longer than maxBody */
+  overflow: boolean;
+}
+
+/** Read one request. Rejects on a protocol error, a reset, an early end or the idle timeout;
+ *  the message says which. Reading stops once the request is complete. */
+export function receiveRequest(sock: Socket, rest: Buffer, maxBody: number): Promise<Request> {
+  return new Promise((resolve, reject) => {
+    const dec = new FramedMessageDecoder({ maxHead: MAX_METADATA_FRAME, maxBody, hasBody: () => true });
+    let settled = false;
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      sock.off("data", onData);
+      sock.off("end", onEnd);
+      sock.off("timeout", onTimeout);
+      sock.setTimeout(0);
+      sock.pause();
+      if (err) reject(err);
+      else resolve({ head: dec.head, body: dec.body(), received: dec.received, overflow: dec.overflow });
+    };
+    const onData = (d: Buffer) => {
+      dec.push(d);
+      if (dec.error !== undefined) settle(new Error(`bad request: ${dec.error}`));
+      else if (dec.complete) settle(null);
+    };
+    const onEnd = () => settle(new Error("the client closed the connection before the end of its request"));
+    const onTimeout = () => settle(new Error(`no data from the client for ${REQUEST_IDLE_TIMEOUT_MS} ms`));
+    sock.on("error", (e) => settle(new Error(`connection error: ${e.message}`)));
+    sock.setTimeout(REQUEST_IDLE_TIMEOUT_MS);
+    sock.on("end", onEnd);
+    sock.on("timeout", onTimeout);
+    sock.on("data", onData);
+    if (rest.length) onData(rest);
+    if (!settled) sock.resume();
+  });
+}
+
+/** Write the reply buffers, then close our side (and destroy the socket if the peer lingers). */
+export function sendReply(sock: Socket, parts: Buffer[]): void {
+  if (sock.destroyed || !sock.writable) return;
+  for (const p of parts) sock.write(p);
+  sock.end();
+  setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
+}
