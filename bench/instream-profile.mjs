@@ -96,13 +96,18 @@ async function daemonPasses(label) {
 if (!SKIP_AB) await daemonPasses("profile");
 
 // ---------------------------------------------------------------- C. CPU profiles
-function summarise(file, top = 18) {
+/** Top functions by self time among the samples taken in [fromUs, toUs] (CLOCK_MONOTONIC µs,
+ *  the clock of both V8's profiler and process.hrtime), i.e. during the passes only. */
+function summarise(file, fromUs, toUs, top = 18) {
   const prof = JSON.parse(readFileSync(file, "utf8"));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map();
   let total = 0;
+  let at = prof.startTime;
   prof.samples.forEach((id, i) => {
     const dt = prof.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < fromUs || at > toUs) return;
     const n = byId.get(id);
     const cf = n.callFrame;
     const key = `${cf.functionName || "(anonymous)"} ${cf.url.replace(/^.*\/(dist|node_modules)\//, "$1/").replace(/^node:/, "node:")}:${cf.lineNumber + 1}`;
@@ -110,16 +115,16 @@ function summarise(file, top = 18) {
     total += dt;
   });
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  console.log(`C ${file.split("/").pop()}: ${f1(total / 1000)} ms sampled`);
+  console.log(`C ${file.split("/").pop()}: ${f1(total / 1000)} ms sampled during the passes`);
   for (const [k, us] of rows) console.log(`    ${f1((100 * us) / total).padStart(5)}%  ${k}`);
 }
 
 if (process.env.BENCH_PROFILE === "1") {
   // --cpu-prof is refused in NODE_OPTIONS and the supervisor starts the agent with plain
-  // `node`, so run the two halves by hand: the manager with its [clamd] agent disabled, and the
-  // agent entry (dist/agents/clamd/main.js) with an IPC channel, as the supervisor would, on
+  // `node`, so run the two halves by hand: the manager, and a second [clamd] agent entry (dist/agents/clamd/main.js) with an IPC channel, as the supervisor would, on
   // the same cache_dir (hence the same daemon socket).
   const dir = join(WORK, "prof");
+  const window = { from: 0, to: Infinity };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "manager"), { recursive: true });
   mkdirSync(join(dir, "agent"), { recursive: true });
@@ -127,7 +132,10 @@ if (process.env.BENCH_PROFILE === "1") {
   mkdirSync(cache, { recursive: true });
   const port = await freePort();
   const global = `[global]\ncache_dir = "${cache}"\nbase_dir = "${sigs.dir}"\nworkers = 0\n`;
-  writeFileSync(join(dir, "manager.cfg"), `${global}\n[clamd]\nagent_enabled = no\n`);
+  // the manager answers zBWSCAN for [clamd] only while that agent is enabled, so its own
+  // supervised agent runs too, on another port (idle); the profiled one is started below
+  const idlePort = await freePort();
+  writeFileSync(join(dir, "manager.cfg"), `${global}\n[clamd]\nagent_enabled = yes\nlisten_addr = 127.0.0.1\nlisten_port = ${idlePort}\nsocket_path = ""\n`);
   writeFileSync(join(dir, "agent.cfg"), `${global}\n[clamd]\nagent_enabled = yes\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nsocket_path = ""\nstream_max_length = 4M\n`);
   const spawnLogged = (args, name, extra = {}) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe", ...(extra.ipc ? ["ipc"] : [])] });
@@ -157,15 +165,22 @@ if (process.env.BENCH_PROFILE === "1") {
   try {
     await until(port, agent);
     const srv = { child: manager, port };
+    window.from = Number(process.hrtime.bigint() / 1000n);
     for (const n of [1, 4]) {
       const p = await pass(srv, payloads, n, port);
-      console.log(`C profiled run, clients ${n}: ${f1(p.mails / p.wall)} mails/s, median ${f1(p.median)} ms (profilers on: slower)`);
+      const wrong = p.names.filter((x, i) => x !== corpus.mails[i].expected).length;
+      if (wrong) throw new Error(`profiled run: ${wrong} wrong replies, e.g. ${p.names.find((x, i) => x !== corpus.mails[i].expected)}`);
+      console.log(`C profiled run, clients ${n}: ${f1(p.mails / p.wall)} mails/s, median ${f1(p.median)} ms (profilers on: slower), detections as planted`);
     }
+    window.to = Number(process.hrtime.bigint() / 1000n);
   } finally {
     agent.kill("SIGTERM");
     await agent.exited;
     manager.kill("SIGTERM");
     await manager.exited;
   }
-  for (const who of ["manager", "agent"]) for (const f of readdirSync(join(dir, who)).filter((f) => f.endsWith(".cpuprofile"))) summarise(join(dir, who, f));
+  for (const who of ["manager", "agent"]) for (const f of readdirSync(join(dir, who)).filter((f) => f.endsWith(".cpuprofile"))) {
+    console.log(`C --- ${who}`);
+    summarise(join(dir, who, f), window.from, window.to);
+  }
 }

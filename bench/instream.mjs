@@ -11,7 +11,12 @@
 // connection as `zINSTREAM\0`, 64 KiB chunks and the zero chunk (prebuilt in memory, so the
 // client costs little), timing connect → reply. Every mail is sent once per (server, N) after
 // a short untimed warm-up. Detections of the two servers must be equal mail by mail (and equal
-// to what the corpus planted); otherwise the run is marked INVALID and exits 1.
+// to what the corpus planted); otherwise the run is marked INVALID and exits 1. Reported per
+// pass: mails/s, MB/s (10^6 B), median and p99 latency, CPU per mail of the server (all its
+// processes) and of the client, and the CPU other processes took meanwhile (a pass disturbed
+// by other jobs on the shared VM is repeated). Per server: start → PONG time and peak RSS.
+// The section "INSTREAM vs clamd (issue 3)" of bench/RESULTS.md is replaced by this run's.
+// bench/instream-profile.mjs breaks Bulwark's time down (scanner alone, agent hop, profiles).
 //
 // Environment:
 //   BENCH_MAILS=200         mails in the corpus (~0.5 MB each)
@@ -20,7 +25,7 @@
 //   BENCH_SERVERS=clamd,bulwark   which servers to measure (both for a valid comparison)
 //   BENCH_NO_RESULTS=1      do not rewrite bench/RESULTS.md (numbers still go to bench/out)
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
+import { existsSync, statSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -60,6 +65,11 @@ const MAIL_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 /** StreamMaxLength for both: above the largest mail, far below anything that could hurt. */
 const STREAM_MAX = 4 * 1024 * 1024;
+/** A pass during which other processes used more than this share of the machine's CPU (a
+ *  shared VM, other jobs) is repeated, up to PASS_TRIES times; the table shows the load of the
+ *  pass kept, so a number measured under contention is visible as such. */
+const MAX_OTHER_LOAD_PCT = 10;
+const PASS_TRIES = 3;
 /** The targets of issue 3. */
 const TARGET_RATIO = 10;
 const TARGET_MEDIAN_MS = 5;
@@ -73,19 +83,24 @@ process.on("exit", () => {
 // ------------------------------------------------------------------ inputs
 
 /** The signature directory both servers load: hard links (copies across filesystems) of
- *  the generated sets, so it holds nothing else. */
+ *  the generated sets, so it holds nothing else. Left alone when already right, so that
+ *  Bulwark's compiled-database cache stays valid from one run to the next. */
 function signatureDir(plantsHdb) {
   const dir = join(WORK, "db");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
   const files = [...ensureSet(OUT, "lit100k"), ...ensureSet(OUT, "hdb1m"), ...(plantsHdb ? [plantsHdb] : [])];
-  for (const f of files) {
-    const to = join(dir, f.split("/").pop());
-    try {
-      linkSync(f, to);
-    } catch {
-      copyFileSync(f, to);
-    }
+  const names = files.map((f) => f.split("/").pop());
+  const same = (f, to) => existsSync(to) && statSync(f).ino === statSync(to).ino;
+  const current = existsSync(dir) ? readdirSync(dir) : [];
+  if (current.length !== names.length || files.some((f, i) => !same(f, join(dir, names[i])))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    files.forEach((f, i) => {
+      try {
+        linkSync(f, join(dir, names[i]));
+      } catch {
+        copyFileSync(f, join(dir, names[i]));
+      }
+    });
   }
   const count = files.reduce((n, f) => n + readFileSync(f, "latin1").split("\n").filter((l) => l.trim()).length, 0);
   return { dir, count };
@@ -372,7 +387,7 @@ function report(r) {
     `Run of \`npm run bench:instream\` (bench/instream.mjs), ${r.date}. ${m.cores} vCPU (${m.cpu}), ${f0(m.memGiB)} GiB RAM, kernel ${m.kernel}; Node ${m.node}; ${m.clamd}.`,
     `Signatures: ${r.sigCount.toLocaleString("en-US")} (100k .ndb literals + 1M .hdb + ${r.plantHashes} planted .hdb), the same directory for both.`,
     `Corpus: ${r.corpus.count} MIME mails (text + HTML + base64 attachment), ${f1(totalMB)} MB, ${f0(r.corpus.min / 1e3)}–${f0(r.corpus.max / 1e3)} kB each (mean ${f0(r.corpus.bytes / r.corpus.count / 1e3)} kB); ${r.corpus.infected} infected (planted literal in the attachment, or a planted attachment hash).`,
-    `Client: this Node process, one TCP connection per mail on 127.0.0.1, \`zINSTREAM\` with ${CHUNK / 1024} KiB chunks (prebuilt in memory); latency = connect → reply; ${WARMUP} untimed warm-up mails per pass. Servers run one at a time.`,
+    `Client: this Node process, one TCP connection per mail on 127.0.0.1, \`zINSTREAM\` with ${CHUNK / 1024} KiB chunks (prebuilt in memory); latency = connect → reply; ${WARMUP} untimed warm-up mails per pass. Servers run one at a time. "other load": CPU used by other processes of the (shared) machine during the pass, as a share of all cores; a pass above ${MAX_OTHER_LOAD_PCT}% is repeated (up to ${PASS_TRIES} tries, the least disturbed kept).`,
     `clamd: MaxThreads ${r.servers.clamd?.config.maxThreads ?? "–"}, StreamMaxLength ${STREAM_MAX / 1048576}M, DisableCache yes (see the script), otherwise defaults (ScanMail on). Bulwark: \`bulwark daemon --foreground\`, workers = 0 (one per core), [clamd] agent on TCP.`,
     "",
     "| server | clients | mails/s | MB/s | median ms | p99 ms | server CPU ms/mail | client CPU ms/mail | other load % | wall s | detections |",
@@ -383,10 +398,10 @@ function report(r) {
     lines.push(`| ${p.server} | ${p.clients} | ${f1(p.mails / p.wall)} | ${f1(totalMB / p.wall)} | ${f1(p.median)} | ${f1(p.p99)} | ${f1((p.serverCpuS * 1000) / p.mails)}${split} | ${f1((p.clientCpuS * 1000) / p.mails)} | ${f0(p.foreignPct)} | ${f2(p.wall)} | ${p.detected} of ${p.mails} |`);
   }
   lines.push("");
-  lines.push("| server | load s (start → PONG) | peak RSS MiB (VmHWM, all processes) |", "|---|---:|---:|");
+  lines.push("| server | load s (start → PONG) | peak RSS MiB when ready | peak RSS MiB after the passes (VmHWM, all processes) |", "|---|---:|---:|---:|");
   for (const s of Object.values(r.servers)) {
     const loads = s.loads.map((l) => `${f2(l.s)}${l.note ? ` (${l.note})` : ""}`).join(", ");
-    lines.push(`| ${s.name} | ${loads} | ${f0(s.hwmMiB)}${s.each.length > 1 ? ` (${s.each.map((e) => f0(e.hwmMiB)).join(" + ")})` : ""} |`);
+    lines.push(`| ${s.name} | ${loads} | ${f0(s.readyHwmMiB)} | ${f0(s.hwmMiB)}${s.each.length > 1 ? ` (${s.each.map((e) => f0(e.hwmMiB)).join(" + ")})` : ""} |`);
   }
   lines.push("");
   if (r.valid === false) lines.push(`**INVALID RUN: detections differ** (${r.mismatch}). The numbers below compare nothing.`, "");
@@ -408,7 +423,7 @@ function writeResultsSection(section) {
   if (start < 0) out = `${text.replace(/\n*$/, "\n\n")}${section}`;
   else {
     const after = text.indexOf("\n## ", start + HEADING.length);
-    out = text.slice(0, start) + section + (after < 0 ? "" : text.slice(after + 1));
+    out = text.slice(0, start) + section.replace(/\n*$/, "\n\n") + (after < 0 ? "" : text.slice(after + 1));
   }
   writeFileSync(RESULTS_MD, out.replace(/\n*$/, "\n"));
 }
@@ -462,17 +477,24 @@ async function main() {
       loads.push({ s: srv.load, note: "restart, cached" });
     } else throw new Error(`BENCH_SERVERS: unknown server "${name}"`);
     log(`${name}: ready in ${srv.load.toFixed(2)} s (port ${srv.port})`);
+    const idle = procStats(srv.child.pid);
     try {
       for (const n of CLIENTS) {
         log(`${name}: ${mails.length} mails, ${n} client(s)`);
-        const p = await pass(srv, payloads, n);
+        let p = await pass(srv, payloads, n);
+        for (let t = 1; t < PASS_TRIES && p.foreignPct > MAX_OTHER_LOAD_PCT; t++) {
+          log(`${name} ×${n}: other processes used ${p.foreignPct.toFixed(0)}% of the CPU; repeating the pass`);
+          await new Promise((r) => setTimeout(r, 5_000));
+          const again = await pass(srv, payloads, n);
+          if (again.foreignPct < p.foreignPct) p = again;
+        }
         p.server = name;
         check(name, p);
         r.passes.push(p);
         log(`${name} ×${n}: ${(p.mails / p.wall).toFixed(1)} mails/s, median ${p.median.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms`);
       }
       const st = procStats(srv.child.pid);
-      r.servers[name] = { name, loads, hwmMiB: st.hwmMiB, each: st.each, config: srv.config ?? {} };
+      r.servers[name] = { name, loads, hwmMiB: st.hwmMiB, each: st.each, readyHwmMiB: idle.hwmMiB, config: srv.config ?? {} };
     } finally {
       await stopProcess(srv.child);
     }

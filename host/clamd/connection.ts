@@ -39,6 +39,11 @@ export interface Preamble {
  *  is destroyed: long enough for the reply to drain, short enough not to hold a slot. */
 const CLOSE_GRACE_MS = 2_000;
 
+/** How long a bare (unterminated, unprefixed) path command waits for more bytes before it is
+ *  taken as complete. On loopback the rest of a split write follows within microseconds; a
+ *  client using the bare form sends nothing more and waits for the reply, so it pays this once. */
+export const BARE_COMMAND_WAIT_MS = 50;
+
 type State = "command" | "instream" | "busy" | "closing";
 
 export class ClamdConnection {
@@ -49,6 +54,9 @@ export class ClamdConnection {
   private inFlight = 0;
   /** the INSTREAM being received: its command, id, parts and size so far */
   private stream: { raw: RawCommand; id: number; data: StreamCollector } | null = null;
+  /** a command was dispatched on this connection (the bare form is only for the first one) */
+  private dispatched = false;
+  private bareTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly sock: Socket, private readonly ctx: ConnectionContext, preamble?: Preamble) {
     this.dec = new FrameDecoder(ctx.maxCommandLength);
@@ -114,7 +122,10 @@ export class ClamdConnection {
         continue;
       }
       const raw = this.dec.readCommand();
-      if (raw === "need-more") return;
+      if (raw === "need-more") {
+        this.maybeBareCommand();
+        return;
+      }
       if (raw === "too-long") {
         this.write(this.session ? `${this.nextId}: UNKNOWN COMMAND` : "UNKNOWN COMMAND", "\n");
         this.finish();
@@ -124,7 +135,33 @@ export class ClamdConnection {
     }
   }
 
+  /**
+   * clamd takes the first packet of a connection as the command when it has no z/n prefix and
+   * no newline (server-th.c get_cmd), and clients rely on it (kylefarris/clamscan sends a bare
+   * `PING`, `MULTISCAN /path`). A bare name of an argument-less command is complete as it is:
+   * run it now. A bare path command may still be the first half of a newline-terminated one
+   * split across writes, so it runs only if nothing more arrives within BARE_COMMAND_WAIT_MS.
+   */
+  private maybeBareCommand(): void {
+    clearTimeout(this.bareTimer);
+    if (this.session || this.nextId !== 1 || this.dispatched) return;
+    const raw = this.dec.peekBareCommand();
+    if (!raw) return;
+    const cmd = parseCommand(raw);
+    if (!cmd.ok) return;
+    const run = () => {
+      if (this.state !== "command" || this.dispatched || this.dec.peekBareCommand()?.text !== raw.text) return;
+      this.dec.takeBareCommand();
+      this.dispatch(raw);
+      this.pump();
+    };
+    if (cmd.arg === "") run();
+    else this.bareTimer = setTimeout(run, BARE_COMMAND_WAIT_MS);
+  }
+
   private dispatch(raw: RawCommand): void {
+    this.dispatched = true;
+    clearTimeout(this.bareTimer);
     const cmd = parseCommand(raw);
     if (this.session) {
       const id = this.nextId++;

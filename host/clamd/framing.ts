@@ -30,6 +30,25 @@ export class FrameDecoder {
     return this.buf.length;
   }
 
+  /**
+   * The buffered bytes as one old-style command without its newline, when the first bytes on
+   * a connection are a bare command (clamd's get_cmd takes the first packet as the command when
+   * it has no z/n prefix; kylefarris/clamscan sends `PING` and `MULTISCAN <path>` that way).
+   * undefined when the buffer is empty, prefixed, holds a newline or is longer than a command.
+   */
+  peekBareCommand(): RawCommand | undefined {
+    if (!this.buf.length || this.buf[0] === 0x7a || this.buf[0] === 0x6e) return undefined;
+    if (this.buf.length > this.maxCommandLength || this.buf.indexOf(0x0a) >= 0) return undefined;
+    let text = this.buf.toString("latin1");
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    return { prefix: "", term: "\n", text };
+  }
+
+  /** Consume what peekBareCommand returned. */
+  takeBareCommand(): void {
+    this.buf = Buffer.alloc(0);
+  }
+
   /** Next framed command, if a whole one is buffered. */
   readCommand(): CommandRead {
     if (!this.buf.length) return "need-more";

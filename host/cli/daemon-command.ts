@@ -1,8 +1,9 @@
 /**
  * `bulwark daemon [--config FILE] [--foreground]`: run the daemon (host/daemon/daemon.ts).
  *
- * --foreground: run in this process, one log line per event on stderr (a service manager such
- *   as systemd captures it). SIGTERM/SIGINT: stop the agents, remove the socket and the pid
+ * --foreground: run in this process, logging JSON lines (pino) to stdout (a service manager such
+ *   as systemd captures it) and to syslog as [global] syslog_facility / syslog_class say
+ *   (host/log/logger.ts; BULWARK_SYSLOG_SOCKET overrides /dev/log, "off" disables it). SIGTERM/SIGINT: stop the agents, remove the socket and the pid
  *   file, exit 0. SIGHUP: reload the configuration (a broken one is refused and logged, the old
  *   one stays), re-check the agents, reload the signatures.
  * Without it: start itself with --foreground as a detached process whose output goes to
@@ -17,22 +18,30 @@ import { Command, Option } from "clipanion";
 import { startInBackground } from "../daemon/background.js";
 import { ensureConfigFile, resolveConfigFile } from "../daemon/config-file.js";
 import { ConfigRefused, startDaemon } from "../daemon/daemon.js";
+import { loadConfig } from "../config/load.js";
+import { loggerFromConfig } from "../log/logger.js";
 
-/** The foreground log: one line per event on stderr. A structured logger (host/log) can be
- *  passed to runForeground instead. */
+/** The log of last resort: one line per event on stderr, before a configuration is readable. */
 export const stderrLog = (m: string) => process.stderr.write(`${new Date().toISOString()} bulwark[${process.pid}]: ${m}\n`);
 
 /** Run the daemon in this process until SIGTERM/SIGINT or a SHUTDOWN request; the exit code. */
-export async function runForeground(file: string, log: (m: string) => void = stderrLog): Promise<number> {
+export async function runForeground(file: string, givenLog?: (m: string) => void): Promise<number> {
+  // The structured logger: JSON lines on stdout (a service manager, or bulwark.log in the
+  // background) plus syslog per [global] syslog_facility/syslog_class. A configuration with a
+  // broken [global] gets no logger: startDaemon refuses it below, on stderr.
+  const loaded = givenLog ? null : loadConfig(file);
+  const logger = loaded && !loaded.globalErrors.length ? loggerFromConfig(loaded.config, { foreground: true }) : undefined;
+  const log = givenLog ?? (logger ? (m: string) => logger.line(m) : stderrLog);
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
   let daemon;
   try {
-    daemon = await startDaemon(file, log, () => stop());
+    daemon = await startDaemon(file, log, () => stop(), { logger });
   } catch (e) {
     if (e instanceof ConfigRefused) for (const l of e.lines) process.stderr.write(`${l}\n`);
     else process.stderr.write(`ERROR: ${(e as Error).message}\n`);
     process.stderr.write(`bulwark: refusing to start\n`);
+    await logger?.close();
     return 2;
   }
   const onHup = () => {
@@ -48,6 +57,7 @@ export async function runForeground(file: string, log: (m: string) => void = std
   process.off("SIGHUP", onHup);
   await daemon.close();
   log("stopped");
+  await logger?.close();
   return 0;
 }
 
@@ -65,7 +75,7 @@ export class DaemonCommand extends Command {
   });
 
   config = Option.String("--config", { description: "configuration file" });
-  foreground = Option.Boolean("--foreground", false, { description: "stay in the foreground, logging to stderr" });
+  foreground = Option.Boolean("--foreground", false, { description: "stay in the foreground, logging JSON lines to stdout" });
 
   async execute(): Promise<number> {
     const file = resolveConfigFile(this.config);

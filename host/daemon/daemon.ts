@@ -23,6 +23,7 @@ import { createScanner } from "../scanner.js";
 import { openQuarantine } from "../quarantine/store.js";
 import { createDaemonExtensions } from "../service/extensions.js";
 import { lineLogger } from "../service/line-logger.js";
+import type { Logger } from "../log/types.js";
 import { openStatistics } from "../stats/persist.js";
 import { PID_FILE_NAME, runningDaemonPid, writePidFile } from "./pid-file.js";
 import { Supervisor } from "./supervisor.js";
@@ -34,7 +35,11 @@ export { PID_FILE_NAME } from "./pid-file.js";
  *  that a fresh install runs with the built-in signature set instead of failing. */
 const SIGNATURE_EXTENSIONS = [".hdb", ".hsb", ".ndb", ".ldb", ".fp", ".sfp", ".ign2", ".cvd", ".cld"];
 /** Options read once at start; a reload that changes them is logged as "needs a restart". */
-const RESTART_OPTIONS: Array<["global", string]> = [["global", "cache_dir"], ["global", "daemon_socket_path"]];
+const RESTART_OPTIONS: Array<["global", string]> = [
+  ["global", "cache_dir"], ["global", "daemon_socket_path"],
+  // the logger (host/log) is built once at start, with its syslog child
+  ["global", "syslog_facility"], ["global", "syslog_class"],
+];
 
 export class ConfigRefused extends Error {
   constructor(readonly lines: string[]) {
@@ -62,6 +67,9 @@ export interface DaemonOptions {
   onShutdownRequest?: () => void;
   /** the test fault hooks (test-faults.ts); default: BULWARK_TEST_FAULTS=1 in the environment */
   testFaults?: boolean;
+  /** the structured logger (host/log) the mail service logs its classes to; without it, a
+   *  line logger over `log` that applies [global] syslog_class */
+  logger?: Logger;
 }
 
 function loadOrRefuse(file: string, log: (m: string) => void): Config {
@@ -114,14 +122,26 @@ export async function startDaemon(file: string, log: (m: string) => void, onShut
   const testFaults = opts.testFaults ?? testFaultsEnabled();
   // the mail service's statistics and quarantine (host/service/), both kept in cache_dir
   const stats = openStatistics(path.join(cacheDir, "stats.json"), { onProblem: (m) => log(`error: statistics: ${m}`) });
-  const quarantine = await openQuarantine(path.join(cacheDir, "quarantine"), { warn: (m) => log(`warning: quarantine: ${m}`) });
+  let quarantine: Awaited<ReturnType<typeof openQuarantine>>;
+  try {
+    quarantine = await openQuarantine(path.join(cacheDir, "quarantine"), { warn: (m) => log(`warning: quarantine: ${m}`) });
+  } catch (e) {
+    await stats.close().catch(() => {});
+    throw e;
+  }
   const closeStores = async () => {
     for (const r of await Promise.allSettled([stats.close(), quarantine.close()])) {
       if (r.status === "rejected") log(`error: closing statistics/quarantine: ${(r.reason as Error).message}`);
     }
   };
 
-  const first = await buildScanner(config, testFaults);
+  let first: Scanner;
+  try {
+    first = await buildScanner(config, testFaults);
+  } catch (e) {
+    await closeStores();
+    throw e;
+  }
   const databases = signatureDatabases(config.path("global", "base_dir"));
   log(`signatures: ${first.signatureCount} loaded (${databases.length ? databases.join(", ") : "built-in only"}) in ${Math.round(first.loadMs)} ms`);
   logLoadErrors(log, first.loadErrors);
@@ -186,7 +206,7 @@ export async function startDaemon(file: string, log: (m: string) => void, onShut
           void daemon.reloadSignatures();
         },
         onShutdown: () => shutdown?.(),
-        extensions: createDaemonExtensions({ config: () => config, scanner: () => served, stats, quarantine, log: lineLogger(log, () => config.list("global", "syslog_class")) }),
+        extensions: createDaemonExtensions({ config: () => config, scanner: () => served, stats, quarantine, log: opts.logger ?? lineLogger(log, () => config.list("global", "syslog_class")) }),
       }),
     );
     await supervisor.start(config);

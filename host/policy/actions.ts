@@ -22,7 +22,12 @@
  *       object the action applies to is the cleaned copy (`cleaned: true`). action_av_infected
  *       no longer applies: the cleaned copy is not infected, and if it still applied, cleaning
  *       would be pointless whenever infected != accept.
- *     - status "not_scanned"                                          -> action_av_notscanned.
+ *     - status "not_scanned"                                          -> action_av_notscanned,
+       except when a part could not be scanned because of an internal fault (a name under
+       INTERNAL_FAULT_PREFIX: a crashed or killed worker, an unpacker bug, a read error), which is
+       defer like status "error": the fault is ours, and a retry may well succeed on a fresh worker.
+       A limit (Heuristics.Limits.Exceeded.*, encryption) is a property of the mail and stays a
+       verdict of its own.
  *     - any other status                                              -> defer.
  *  4. SPEC: "accepted only when the applicable option says accept". When several options apply
  *     to one object (an infected mail that also has a part that could not be scanned), the
@@ -71,6 +76,11 @@ export interface Decision {
    *  statistics count the object as Cleaned */
   cleaned: boolean;
 }
+
+/** Not-scanned names that mean "Bulwark failed", not "the mail is beyond a limit". */
+export const INTERNAL_FAULT_PREFIX = "Bulwark.Error.";
+
+const internalFault = (v: Verdict): string | undefined => v.notScanned.find((n) => n.name.startsWith(INTERNAL_FAULT_PREFIX))?.name;
 
 const isAction = (v: string): v is Action => (DECISION_ACTIONS as readonly string[]).includes(v);
 const isActionAv = (v: string): v is ActionAv => (ACTION_AV_VALUES as readonly string[]).includes(v);
@@ -149,14 +159,18 @@ function decideUnguarded(o: PolicyOptions, outcome: ScanOutcome | undefined): De
       return defer(`scan error: ${v.error ?? "input could not be read"}`);
     case "clean":
       return { action: "accept", reason: "clean", cleaned: false };
-    case "not_scanned":
+    case "not_scanned": {
+      const fault = internalFault(v);
+      if (fault !== undefined) return defer(`scan failed: ${fault}`);
       return { action: o.action_av_notscanned as Action, reason: `not scanned: action_av_notscanned=${o.action_av_notscanned}`, cleaned: false };
+    }
     case "infected": {
       // Rule 4: the applicable options in blocking order; the first non-accept one wins.
       const applicable: Array<[string, string]> = outcome.cleaned
         ? [["action_av_deleted", o.action_av_deleted]]
         : [["action_av_infected", o.action_av_infected]];
-      if (v.notScanned.length > 0) applicable.push(["action_av_notscanned", o.action_av_notscanned]);
+      if (internalFault(v) !== undefined) applicable.push(["internal fault", "defer"]);
+      else if (v.notScanned.length > 0) applicable.push(["action_av_notscanned", o.action_av_notscanned]);
       const blocking = applicable.find(([, value]) => value !== "accept");
       const [key, value] = blocking ?? applicable[0];
       const what = `${outcome.cleaned ? "infected parts removed" : "infected"} (${v.names.slice(0, REASON_NAMES).join(", ")})`;

@@ -18,15 +18,28 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Readable, type Transform, Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemonProcess, tempDir, writeConfig, type DaemonProcess } from "../daemon/daemon-process.js";
-import { EICAR, requireBinary } from "./clamd-peer.js";
+import { EICAR as EICAR_BYTES, requireBinary } from "./clamd-peer.js";
 
-// The package is CommonJS without type declarations.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type NodeClam = any;
-const NodeClamClass = createRequire(import.meta.url)("clamscan") as new () => { init(o: object): Promise<NodeClam> };
+/** What the package returns for one scanned file or stream. */
+interface ScanResult {
+  file: string | null;
+  isInfected: boolean;
+  viruses: string[];
+}
+/** The part of the package's API used here (it is CommonJS without type declarations). */
+interface NodeClam {
+  initialized: boolean;
+  scanner: string;
+  getVersion(): Promise<string>;
+  isInfected(file: string): Promise<ScanResult>;
+  scanStream(stream: Readable): Promise<ScanResult>;
+  scanDir(path: string): Promise<{ goodFiles: string[]; badFiles: string[]; viruses: string[]; errors: Record<string, unknown> }>;
+  passthrough(): Transform;
+}
+const NodeClamClass = createRequire(import.meta.url)("clamscan") as new () => { init(options: object): Promise<NodeClam> };
 
 /** How long the [clamd] listeners may take to answer PING after the daemon wrote its pid file
  *  (a supervised agent process may start them after the manager): generous for a loaded CI VM. */
@@ -37,6 +50,7 @@ const CLIENT_TIMEOUT_MS = 10_000;
 /** Per-case budget: one client timeout plus slack. */
 const CASE_MS = CLIENT_TIMEOUT_MS + 10_000;
 
+const EICAR = Buffer.from(EICAR_BYTES);
 const CLEAN = Buffer.from("Dear colleague,\nplease find nothing dangerous here.\n");
 
 /** The control clamd gets the same signature Bulwark has built in (EICAR at offset 0, the way the
@@ -198,7 +212,7 @@ function within<T>(work: Promise<T>, what: string): Promise<T> {
 
 /** Pipe `parts` through the package's passthrough(); resolves with the scan result and the
  *  bytes that came out the other side. */
-function viaPassthrough(clam: NodeClam, parts: Buffer[]): Promise<{ result: { isInfected: boolean; viruses: string[] }; out: Buffer }> {
+function viaPassthrough(clam: NodeClam, parts: Buffer[]): Promise<{ result: ScanResult; out: Buffer }> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     const sink = new Writable({
@@ -213,7 +227,7 @@ function viaPassthrough(clam: NodeClam, parts: Buffer[]): Promise<{ result: { is
       clearTimeout(timer);
       reject(e);
     });
-    av.on("scan-complete", (result: { isInfected: boolean; viruses: string[] }) => {
+    av.on("scan-complete", (result: ScanResult) => {
       clearTimeout(timer);
       // the clean path forwards everything before the verdict; let the sink drain first
       setImmediate(() => resolve({ result, out: Buffer.concat(out) }));

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { clamdRequest } from "../../agents/common/clamd-client.js";
-import { ROOT, tempDir, until, writeConfig } from "./daemon-process.js";
+import { readableLog, ROOT, tempDir, until, writeConfig } from "./daemon-process.js";
 
 const dirs: string[] = [];
 const started: number[] = [];
@@ -62,7 +62,9 @@ describe("bulwark daemon in the background", () => {
     expect(readFileSync(join(cache, "bulwark.pid"), "utf8").trim()).toBe(String(pid));
     expect(alive(pid)).toBe(true);
     expect(await clamdRequest(join(cache, "bulwark.sock"), "PING")).toBe("PONG");
-    expect(readFileSync(join(cache, "bulwark.log"), "utf8")).toMatch(/bulwark\[\d+\]: ready: config /);
+    // JSON lines (host/log): the ready line carries the daemon's pid
+    const ready = readFileSync(join(cache, "bulwark.log"), "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).find((j) => /^ready: config /.test(j.msg));
+    expect(ready?.pid).toBe(pid);
 
     // a second daemon on the same cache_dir refuses, in the background and in the foreground
     const second = bulwarkDaemon(cfg);
@@ -76,7 +78,7 @@ describe("bulwark daemon in the background", () => {
     process.kill(pid, "SIGTERM");
     await until(() => !alive(pid), "the daemon to stop");
     expect(existsSync(join(cache, "bulwark.pid"))).toBe(false);
-    expect(readFileSync(join(cache, "bulwark.log"), "utf8")).toMatch(/stopped\n$/);
+    expect(readableLog(readFileSync(join(cache, "bulwark.log"), "utf8"))).toMatch(/info: stopped\n$/);
   });
 
   it("replaces a stale pid file (its process is gone)", () => {

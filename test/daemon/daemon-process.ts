@@ -43,10 +43,13 @@ export interface DaemonProcess {
  *  agents reported ready). `env` is added to this process's environment. */
 export async function startDaemonProcess(config: string, cacheDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [join(ROOT, "bin", "bulwark"), "daemon", "--config", config, "--foreground"], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    // no syslog: test machines may have no /dev/log (the syslog path has its own test, test/log/)
+    env: { ...process.env, BULWARK_SYSLOG_SOCKET: "off", ...env },
   });
+  // JSON log lines on stdout, start-up errors on stderr: both are the daemon's log here
   let log = "";
+  child.stdout!.on("data", (d) => (log += d));
   child.stderr!.on("data", (d) => (log += d));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   const pidFile = join(cacheDir, "bulwark.pid");
@@ -60,7 +63,24 @@ export async function startDaemonProcess(config: string, cacheDir: string, env: 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, socket: join(cacheDir, "bulwark.sock"), pidFile, log: () => log, exited };
+  return { child, socket: join(cacheDir, "bulwark.sock"), pidFile, log: () => readableLog(log), exited };
+}
+
+/** The daemon's log as text lines: each JSON line (host/log) becomes `class: msg {fields}`, so
+ *  tests can match "error: ..." whatever the target format; other lines stay as they are. */
+export function readableLog(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      if (!line.startsWith("{")) return line;
+      try {
+        const { class: cls, msg, time: _t, pid: _p, name: _n, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        return `${String(cls)}: ${String(msg)}${Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ""}`;
+      } catch {
+        return line;
+      }
+    })
+    .join("\n");
 }
 
 /** Wait until `cond` holds (polling); fails with `what` after `ms`. Not a timing assertion: the

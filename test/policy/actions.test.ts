@@ -198,3 +198,29 @@ describe("never lose mail", () => {
     expect(decide(SCAN_DEFAULTS, outcome).reason).toContain("boom");
   });
 });
+
+describe("an internal fault is ours: defer, whatever action_av_notscanned says", () => {
+  // Restated: a part not scanned because Bulwark failed (a name under Bulwark.Error.: a killed
+  // worker, an unpacker bug) must neither pass (accept) nor bounce or drop (reject/discard) the mail.
+  const faulted = (kind: "not-scanned" | "infected-not-cleanable"): Verdict => {
+    const v = verdictOf(kind);
+    v.notScanned = [{ name: "Bulwark.Error.ECRASHED", path: "", reason: "worker died" }];
+    return v;
+  };
+  it("not scanned because of a crashed worker defers for every action_av_notscanned", () => {
+    for (const ns of DECISION_ACTIONS) {
+      const d = decide({ ...SCAN_DEFAULTS, action_av_notscanned: ns }, { verdict: faulted("not-scanned"), cleaned: false });
+      expect(d.action, ns).toBe("defer");
+      expect(d.reason).toContain("Bulwark.Error.ECRASHED");
+    }
+  });
+  it("a limit is still a verdict of its own", () => {
+    for (const ns of DECISION_ACTIONS) expect(decide({ ...SCAN_DEFAULTS, action_av_notscanned: ns }, outcomeOf("not-scanned")).action).toBe(ns);
+  });
+  it("infected with a fault elsewhere: a blocking infected action wins, an accepting one defers", () => {
+    for (const inf of DECISION_ACTIONS) {
+      const d = decide({ ...SCAN_DEFAULTS, action_av_infected: inf, action_av_notscanned: "accept" }, { verdict: faulted("infected-not-cleanable"), cleaned: false });
+      expect(d.action, inf).toBe(inf === "accept" ? "defer" : inf);
+    }
+  });
+});
