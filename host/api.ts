@@ -21,6 +21,11 @@ export interface ScannerOptions {
 export interface ScanInput {
   /** a display name for the input (used in verdict paths); defaults to the path or "stream" */
   name?: string;
+  /** The caller hands a Uint8Array input over: it will not read or write it (nor any other view
+   *  of its ArrayBuffer) after this call. The scanner may then move the ArrayBuffer to a worker
+   *  thread instead of copying it, which detaches it here (length 0). Without it (the default)
+   *  the input is copied and stays usable. Ignored for streams and paths. */
+  transfer?: boolean;
 }
 
 export interface Scanner {

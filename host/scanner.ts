@@ -30,6 +30,11 @@ const WATCHDOG_GRACE_MS = 5_000;
  *  maxFileSize each, with a few in flight; anything beyond is a bug or a bomb. */
 const WORKER_HEAP_MB = 2048;
 
+/** Smallest input moved to a worker instead of copied. Below it the copy costs less than a
+ *  detached buffer risks; it also keeps Node's shared 8 KiB Buffer pool out (pooled buffers
+ *  are under 4 KiB). */
+const TRANSFER_MIN_BYTES = 64 * 1024;
+
 const UNOFFICIAL = ".UNOFFICIAL";
 /** Errors that mean "the input could not be read" (verdict status "error"), not a fault. */
 const READ_ERRORS = new Set(["ENOENT", "EACCES", "EISDIR", "ENOTDIR"]);
@@ -73,6 +78,18 @@ export async function loadDatabase(opts: ScannerOptions): Promise<{ memory: WebA
   }
   const memory = createDbMemory(blob.length, (v) => v.set(blob));
   return { memory, db: new DbView(memory), fromCache: false };
+}
+
+/**
+ * What may move to the worker with `data`: its ArrayBuffer, when the caller owns it (a handed
+ * over input, or a buffer built here from a stream), it is big enough to be worth it, and the
+ * view covers most of it: a view into a much larger foreign buffer (a slab, a whole file) is
+ * copied, so that a caller's wrong `transfer` cannot detach far more than its input.
+ */
+function transferList(data: Uint8Array, owned: boolean): ArrayBuffer[] {
+  const ab = data.buffer;
+  if (!owned || !(ab instanceof ArrayBuffer) || data.byteLength < TRANSFER_MIN_BYTES) return [];
+  return ab.byteLength <= 2 * data.byteLength ? [ab] : [];
 }
 
 async function readInput(input: Uint8Array | NodeJS.ReadableStream, limits: Limits): Promise<Uint8Array | null> {
@@ -132,7 +149,7 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
 
   // one thread scans one input at a time (its input windows are reused): queue callers
   let localChain: Promise<unknown> = Promise.resolve();
-  async function run(req: ScanRequest): Promise<Verdict> {
+  async function run(req: ScanRequest, transfer: ArrayBuffer[] = []): Promise<Verdict> {
     if (local) {
       const thread = local;
       const next = localChain.then(() => thread.scan(req));
@@ -140,7 +157,7 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
       return next;
     }
     try {
-      return await pool!.run(req);
+      return await pool!.run(req, transfer);
     } catch (e) {
       const err = e as { code?: string; message?: string; remoteCode?: string };
       if (err.code === "EJOBFAILED" && READ_ERRORS.has(err.remoteCode ?? "")) {
@@ -157,12 +174,13 @@ export async function createScanner(opts: InternalScannerOptions = {}): Promise<
     loadErrors: meta.errors,
     loadMs,
     async scan(input, sopts) {
-      void sopts;
       try {
         if (typeof input === "string") return await run({ kind: "path", path: input });
         const data = await readInput(input, limits);
         if (!data) return failure("Heuristics.Limits.Exceeded.MaxFileSize", `stream over ${limits.maxFileSize} bytes`);
-        return await run({ kind: "bytes", data });
+        // a buffer read from a stream here is ours; a caller's only when it hands it over
+        const owned = data !== input || sopts?.transfer === true;
+        return await run({ kind: "bytes", data }, transferList(data, owned));
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (READ_ERRORS.has(err.code ?? "")) {

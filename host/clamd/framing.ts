@@ -3,7 +3,12 @@
  * `n…\n`, or old-style `…\n`) and INSTREAM chunks (4-byte big-endian length, payload,
  * zero-length terminator). Bytes may arrive split at any offset; the decoder keeps only
  * what it has not consumed yet, and never more than one command line plus one socket read,
- * because chunk payloads are handed out as they arrive.
+ * because chunk payloads are handed out as they arrive (as views into the socket reads, never
+ * copied here). A chunk header split across reads is carried in 4 bytes of its own, so the
+ * read after it is not copied just to join 1-3 bytes to it.
+ *
+ * StreamBuffer collects a stream into one growing buffer (INSTREAM here, zBWSCAN/zBWMAIL in
+ * host/service/frames.ts) that the scanner can take over whole (transferred to a worker).
  */
 import type { RawCommand } from "./commands.js";
 
@@ -19,6 +24,9 @@ export class FrameDecoder {
   private buf: Buffer = Buffer.alloc(0);
   /** bytes of the current chunk payload not yet received */
   private chunkLeft = 0;
+  /** the first bytes of a chunk header that ended a read (0-3 of them) */
+  private readonly header = Buffer.alloc(4);
+  private headerHave = 0;
 
   constructor(private readonly maxCommandLength: number) {}
 
@@ -27,7 +35,7 @@ export class FrameDecoder {
   }
 
   get buffered(): number {
-    return this.buf.length;
+    return this.buf.length + this.headerHave;
   }
 
   /**
@@ -71,16 +79,29 @@ export class FrameDecoder {
    */
   readChunk(room: number): ChunkRead {
     if (this.chunkLeft === 0) {
-      if (this.buf.length < 4) return { kind: "need-more" };
-      const length = this.buf.readUInt32BE(0);
-      this.buf = this.buf.subarray(4);
+      let length: number;
+      if (this.headerHave === 0 && this.buf.length >= 4) {
+        length = this.buf.readUInt32BE(0);
+        this.buf = this.buf.subarray(4);
+      } else {
+        // a header split across reads: keep its bytes aside so that `buf` empties and the
+        // next push does not copy a whole read to join them
+        const n = Math.min(4 - this.headerHave, this.buf.length);
+        this.header.set(this.buf.subarray(0, n), this.headerHave);
+        this.headerHave += n;
+        this.buf = this.buf.subarray(n);
+        if (this.headerHave < 4) return { kind: "need-more" };
+        this.headerHave = 0;
+        length = this.header.readUInt32BE(0);
+      }
       if (length === 0) return { kind: "end" };
       if (length > room) return { kind: "too-big", length };
       this.chunkLeft = length;
     }
     if (!this.buf.length) return { kind: "need-more" };
     const take = Math.min(this.chunkLeft, this.buf.length);
-    // a view into the socket read: the caller copies it (StreamCollector) before the next push
+    // a view into the socket read (Node gives each read a buffer of its own, never reused):
+    // the caller copies it (StreamBuffer) or writes it on (the [clamd] agent's forwarding)
     const bytes = this.buf.subarray(0, take);
     this.buf = this.buf.subarray(take);
     this.chunkLeft -= take;
@@ -88,43 +109,56 @@ export class FrameDecoder {
   }
 }
 
-/** Size of the blocks a stream is collected into: large enough that a stream sent as
- *  1-byte chunks costs one copy per byte rather than one Buffer object per byte (which
- *  would multiply memory ~100× and let a peer exhaust the heap under StreamMaxLength). */
-const COLLECT_BLOCK = 256 * 1024;
+/** First capacity of a StreamBuffer: one INSTREAM chunk as clients send them (clamdscan and
+ *  most libraries use 4-64 KiB). Capacity then doubles, so a stream of n bytes costs at most
+ *  about n bytes of re-copying and never holds more than twice what it received. */
+const STREAM_BUFFER_START = 64 * 1024;
 
-/** Accumulates INSTREAM payload pieces of any size into a few large blocks. */
-export class StreamCollector {
-  private readonly blocks: Buffer[] = [];
-  private used = 0;
+/**
+ * A stream collected into ONE buffer that doubles as it fills, never beyond `limit` (the stream
+ * limit the caller enforces: StreamMaxLength, max_file_size), so the memory a connection holds
+ * stays bounded by its limit however the peer splits its chunks (1-byte chunks cost one
+ * 1-byte copy each, not one object each).
+ *
+ * Ownership: `take()` hands the bytes over and forgets them. The result is a view at offset 0
+ * of an ArrayBuffer that nothing else uses (allocUnsafeSlow: never Node's shared pool), so the
+ * receiver may transfer it to a worker thread (Scanner.scan `transfer: true`) instead of
+ * copying it.
+ */
+export class StreamBuffer {
+  private buf: Buffer | null = null;
   size = 0;
 
+  constructor(private readonly limit: number) {}
+
   append(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) {
-      let cur = this.blocks[this.blocks.length - 1];
-      if (!cur || this.used === cur.length) {
-        const left = bytes.length - off;
-        // a big piece gets a block of its own size: one copy, no slack
-        cur = Buffer.allocUnsafe(Math.max(COLLECT_BLOCK, left));
-        this.blocks.push(cur);
-        this.used = 0;
-      }
-      const n = Math.min(cur.length - this.used, bytes.length - off);
-      cur.set(bytes.subarray(off, off + n), this.used);
-      this.used += n;
-      off += n;
-      this.size += n;
+    const need = this.size + bytes.length;
+    if (need > this.limit) throw new RangeError(`stream over its ${this.limit}-byte limit`); // callers check first
+    if (!this.buf || need > this.buf.length) {
+      let cap = Math.max(this.buf ? this.buf.length * 2 : Math.min(STREAM_BUFFER_START, this.limit), need);
+      cap = Math.min(cap, this.limit);
+      const grown = Buffer.allocUnsafeSlow(cap);
+      if (this.buf) grown.set(this.buf.subarray(0, this.size));
+      this.buf = grown;
     }
+    this.buf.set(bytes, this.size);
+    this.size = need;
   }
 
-  /** The whole stream as one buffer. */
-  result(): Buffer {
-    if (this.blocks.length === 0) return Buffer.alloc(0);
-    const last = this.blocks.length - 1;
-    const parts = this.blocks.map((b, i) => (i === last ? b.subarray(0, this.used) : b));
-    if (parts.length > 1) return Buffer.concat(parts, this.size);
-    // a small stream must not pin a whole block while it waits in a scan queue
-    return parts[0].length * 2 < this.blocks[0].length ? Buffer.from(parts[0]) : parts[0];
+  /** The whole stream (possibly empty); the StreamBuffer is empty again afterwards. */
+  take(): Buffer {
+    const buf = this.buf;
+    const size = this.size;
+    this.buf = null;
+    this.size = 0;
+    if (!buf) return Buffer.alloc(0);
+    // a small stream must not pin a mostly empty buffer while it waits in a scan queue
+    // (only possible below STREAM_BUFFER_START: after any doubling it is at least half full)
+    if (size * 2 < buf.length) {
+      const exact = Buffer.allocUnsafeSlow(size);
+      exact.set(buf.subarray(0, size));
+      return exact;
+    }
+    return buf.subarray(0, size);
   }
 }

@@ -1,11 +1,13 @@
 /**
  * `bulwark quar`: look into and manage the quarantine (SPEC §8; store in host/quarantine/).
- *   bulwark quar [--dir DIR] list [--sender X] [--recipient X] [--name X] [--status S] [--agent A]
- *                                 [--since ISO] [--until ISO] [--limit N] [--json]
- *   bulwark quar [--dir DIR] show ID [--json]      metadata and the first header lines
- *   bulwark quar [--dir DIR] restore ID [--to DIR] writes DIR/ID.eml (default: current directory)
- *   bulwark quar [--dir DIR] delete ID
- *   bulwark quar [--dir DIR] import FILE...        stores files with status "imported"
+ *   bulwark quar [--dir DIR | --config FILE] list [--sender X] [--recipient X] [--name X] [--status S]
+ *                                 [--agent A] [--since ISO] [--until ISO] [--limit N] [--json]
+ *   bulwark quar [--dir DIR | --config FILE] show ID [--json]      metadata and the first header lines
+ *   bulwark quar [--dir DIR | --config FILE] restore ID [--to DIR] writes DIR/ID.eml (default: current directory)
+ *   bulwark quar [--dir DIR | --config FILE] delete ID
+ *   bulwark quar [--dir DIR | --config FILE] import FILE...        stores files with status "imported"
+ * The directory: --dir, else $BULWARK_QUARANTINE_DIR, else the daemon's (cache_dir/quarantine of
+ * the configuration, found as the daemon finds it; state-location.ts).
  * ID may be a unique prefix of at least 6 hex digits. Exit code: 0 done, 1 no such message,
  * 2 usage error, corrupt object or I/O error.
  */
@@ -13,11 +15,13 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { Command, Option } from "clipanion";
 import { type QuarantineStore, openQuarantine } from "../quarantine/store.js";
+import { StateLocationError, locateState } from "./state-location.js";
 import {
   MAX_LIST_ENTRIES, MAX_MESSAGE_BYTES, QuarantineError, QuarantineNotFoundError, type QuarEntry, type QuarFilter,
 } from "../quarantine/types.js";
 
-/** Used when neither --dir nor $BULWARK_QUARANTINE_DIR is given: SPEC §1 cache dir + quarantine. */
+/** Used when neither --dir nor $BULWARK_QUARANTINE_DIR is given and no configuration can be
+ *  read: SPEC §1 cache dir + quarantine. */
 export const DEFAULT_QUARANTINE_DIR = "/var/cache/bulwark/quarantine";
 
 /** `show` prints at most this many header lines of at most this many characters each: enough
@@ -67,7 +71,10 @@ export class QuarCommand extends Command {
       Text filters (--sender, --recipient, --name) match case-insensitive substrings; --status and --agent match exactly;
       --since and --until compare the time the message was received. \`list\` shows newest first.
 
-      The quarantine directory is \`--dir DIR\`, else $BULWARK_QUARANTINE_DIR, else ${DEFAULT_QUARANTINE_DIR}.
+      The quarantine directory is \`--dir DIR\`, else $BULWARK_QUARANTINE_DIR, else the daemon's: \`quarantine\` in the
+      cache_dir of the configuration (\`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root and
+      ./.bulwark/bulwark.cfg for anyone else, as for \`bulwark daemon\`). Without a readable configuration it is
+      ${DEFAULT_QUARANTINE_DIR}; an unreadable \`--config FILE\` is an error.
       Exit code: 0 done, 1 no such message, 2 error (bad usage, corrupt object, I/O).
     `,
     examples: [
@@ -78,7 +85,8 @@ export class QuarCommand extends Command {
     ],
   });
 
-  dir = Option.String("--dir", { description: "quarantine directory (default: $BULWARK_QUARANTINE_DIR or /var/cache/bulwark/quarantine)" });
+  dir = Option.String("--dir", { description: "quarantine directory (default: $BULWARK_QUARANTINE_DIR, else cache_dir/quarantine of the configuration)" });
+  config = Option.String("--config", { description: "configuration whose cache_dir holds the quarantine (default: as for `bulwark daemon`)" });
   sender = Option.String("--sender", { description: "list: sender contains X" });
   recipient = Option.String("--recipient", { description: "list: a recipient contains X" });
   name = Option.String("--name", { description: "list: a verdict name contains X" });
@@ -98,7 +106,11 @@ export class QuarCommand extends Command {
       const action = this.action as Action;
       if (!ACTIONS.includes(action)) throw new QuarUsageError(`unknown action ${JSON.stringify(this.action)} (expected one of ${ACTIONS.join(", ")})`);
       this.checkOptions(action);
-      const dir = this.dir ?? (process.env.BULWARK_QUARANTINE_DIR || DEFAULT_QUARANTINE_DIR);
+      const where = locateState({
+        explicit: this.dir, envName: "BULWARK_QUARANTINE_DIR", configOption: this.config, leaf: "quarantine", fallback: DEFAULT_QUARANTINE_DIR,
+      });
+      if (where.note) this.context.stderr.write(`${where.note}\n`);
+      const dir = where.path;
       store = await openQuarantine(dir, { warn: (m) => this.context.stderr.write(`WARNING: ${m}\n`) });
       switch (action) {
         case "list": return this.doList(store);
@@ -113,7 +125,7 @@ export class QuarCommand extends Command {
         this.context.stderr.write(`${e.message}\n`);
         return 1;
       }
-      if (e instanceof QuarUsageError || e instanceof QuarantineError) {
+      if (e instanceof QuarUsageError || e instanceof QuarantineError || e instanceof StateLocationError) {
         this.context.stderr.write(`ERROR: ${e.message}\n`);
         return 2;
       }

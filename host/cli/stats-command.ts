@@ -1,16 +1,19 @@
 /**
  * `bulwark stats`: show or reset the per-agent statistics (SPEC §2) kept in the state file.
- *   bulwark stats [--file FILE] [--agent NAME | NAME] [--json]
- *   bulwark stats [--file FILE] --reset [NAME]        (also --reset=NAME, --reset --agent NAME)
+ *   bulwark stats [--file FILE | --config FILE] [--agent NAME | NAME] [--json]
+ *   bulwark stats [--file FILE | --config FILE] --reset [NAME]   (also --reset=NAME, --reset --agent NAME)
+ * The file: --file, else $BULWARK_STATS, else the daemon's (cache_dir/stats.json of the
+ * configuration, found as the daemon finds it; state-location.ts).
  * Showing never modifies the file (a corrupt one is reported, exit 2, and left for the daemon,
  * which keeps it aside). Resetting rewrites it atomically.
  * Exit code: 0 done, 2 usage error, unknown agent, corrupt or unreadable/unwritable file.
  */
 import { Command, Option } from "clipanion";
 import { COUNTER_NAMES, type Counters, STATS_AGENTS, type StatsAgent, Statistics, UnknownAgentError, assertAgent, zeroCounters } from "../stats/counters.js";
-import { defaultStatsFile, openStatistics } from "../stats/persist.js";
+import { SYSTEM_STATS_FILE, openStatistics } from "../stats/persist.js";
 import { CorruptStateError, readStateFile } from "../stats/state-file.js";
 import { formatStatsTable } from "../stats/table.js";
+import { StateLocationError, locateState } from "./state-location.js";
 
 class StatsUsageError extends Error {}
 
@@ -23,8 +26,10 @@ export class StatsCommand extends Command {
       Scanned, Cleaned, Infected and Not scanned count objects (a mail with two attachments is three);
       Accepted, Deferred, Discarded and Rejected count messages. Each agent counts since its \`Since\` time.
 
-      The file is \`--file FILE\`, else $BULWARK_STATS, else /var/cache/bulwark/stats.json. The daemon saves it
-      every few seconds; \`--reset\` rewrites it and is meant for a stopped daemon (a running one overwrites
+      The file is \`--file FILE\`, else $BULWARK_STATS, else the daemon's: \`stats.json\` in the cache_dir of the
+      configuration (\`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root and
+      ./.bulwark/bulwark.cfg for anyone else, as for \`bulwark daemon\`). Without a readable configuration it is
+      ${SYSTEM_STATS_FILE}; an unreadable \`--config FILE\` is an error. The daemon saves the file every few seconds; \`--reset\` rewrites it and is meant for a stopped daemon (a running one overwrites
       the file with its own counts at its next save).
       Exit code: 0 done, 2 error.
     `,
@@ -36,7 +41,8 @@ export class StatsCommand extends Command {
     ],
   });
 
-  file = Option.String("--file", { description: "statistics state file (default: $BULWARK_STATS or /var/cache/bulwark/stats.json)" });
+  file = Option.String("--file", { description: "statistics state file (default: $BULWARK_STATS, else cache_dir/stats.json of the configuration)" });
+  config = Option.String("--config", { description: "configuration whose cache_dir holds stats.json (default: as for `bulwark daemon`)" });
   agent = Option.String("--agent", { description: "show only this agent" });
   json = Option.Boolean("--json", false, { description: "print JSON instead of a table" });
   reset = Option.String("--reset", { tolerateBoolean: true, description: "zero the counters of AGENT (default: every agent)" });
@@ -44,8 +50,10 @@ export class StatsCommand extends Command {
   positionalAgent = Option.String({ required: false, name: "agent" });
 
   async execute(): Promise<number> {
-    const file = this.file ?? defaultStatsFile();
     try {
+      const where = locateState({ explicit: this.file, envName: "BULWARK_STATS", configOption: this.config, leaf: "stats.json", fallback: SYSTEM_STATS_FILE });
+      if (where.note) this.context.stderr.write(`${where.note}\n`);
+      const file = where.path;
       // the agent may be named by --agent, by a trailing argument, or by --reset=AGENT; all must agree
       const named = [typeof this.reset === "string" ? this.reset : undefined, this.positionalAgent, this.agent].filter((a) => a !== undefined);
       if (new Set(named).size > 1) throw new StatsUsageError(`two different agents named: ${named.join(", ")}`);
@@ -53,7 +61,7 @@ export class StatsCommand extends Command {
       if (this.reset !== undefined) return await this.doReset(file, agent);
       return this.doShow(file, agent);
     } catch (e) {
-      if (!(e instanceof StatsUsageError || e instanceof UnknownAgentError)) throw e;
+      if (!(e instanceof StatsUsageError || e instanceof UnknownAgentError || e instanceof StateLocationError)) throw e;
       this.context.stderr.write(`ERROR: ${e.message}\n`);
       return 2;
     }

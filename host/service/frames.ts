@@ -8,8 +8,10 @@
  * before any of it is buffered), and it stores at most `maxBody` stream bytes. A stream that goes
  * on past `maxBody` is drained, not stored: `overflow` is set and `received` keeps counting, so
  * the receiver can still answer ("not scanned") instead of cutting the peer off mid-write.
+ * Stored bytes go straight into one growing buffer (StreamBuffer, capped at `maxBody`), which
+ * the receiver owns whole and may hand to the scanner without a copy.
  */
-import { StreamCollector } from "../clamd/framing.js";
+import { StreamBuffer } from "../clamd/framing.js";
 
 /** Bytes per data frame written. 64 KiB keeps every write small (as the agents' INSTREAM did)
  *  while a 100 MB mail still takes only ~1,600 frames. */
@@ -33,7 +35,8 @@ export class FramedMessageDecoder {
   private headBuf: Buffer = Buffer.alloc(0);
   private headHave = 0;
   private frameLeft = 0;
-  private readonly collector = new StreamCollector();
+  private readonly stored: StreamBuffer;
+  private taken: Buffer | undefined;
 
   /** the parsed metadata, once its frame is complete */
   head: unknown = undefined;
@@ -44,16 +47,19 @@ export class FramedMessageDecoder {
   /** why the input was refused; nothing more is read after an error */
   error: string | undefined = undefined;
 
-  constructor(private readonly opts: DecoderOptions) {}
+  constructor(private readonly opts: DecoderOptions) {
+    this.stored = new StreamBuffer(opts.maxBody);
+  }
 
   /** the whole message (metadata and stream, if any) has been received */
   get complete(): boolean {
     return this.state === "done";
   }
 
-  /** the stored stream (at most maxBody bytes) */
+  /** the stored stream (at most maxBody bytes); the same buffer on every call */
   body(): Buffer {
-    return this.collector.result();
+    this.taken ??= this.stored.take();
+    return this.taken;
   }
 
   private fail(reason: string): void {
@@ -90,8 +96,8 @@ export class FramedMessageDecoder {
         }
         case "body": {
           const n = Math.min(this.frameLeft, data.length - off);
-          const room = this.opts.maxBody - this.collector.size;
-          if (room > 0) this.collector.append(data.subarray(off, off + Math.min(room, n)));
+          const room = this.opts.maxBody - this.stored.size;
+          if (room > 0) this.stored.append(data.subarray(off, off + Math.min(room, n)));
           this.received += n;
           if (this.received > this.opts.maxBody) this.overflow = true;
           this.frameLeft -= n;

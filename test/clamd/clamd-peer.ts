@@ -5,7 +5,7 @@
  * on a unix socket in a temp dir (fails loudly when the binary is missing).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 
@@ -73,16 +73,34 @@ export function talk(addr: Address, pieces: Buffer | Buffer[], timeoutMs = 10_00
   });
 }
 
+/** Enough of clamd's log to show the reason of a failed start, not the whole database load. */
+const LOG_TAIL_LINES = 20;
+
+/** The last lines of clamd's log, for an error message (clamd often says why only there). */
+function logTail(file: string): string {
+  try {
+    const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+    return `\n${file} ends with:\n${lines.slice(-LOG_TAIL_LINES).join("\n")}`;
+  } catch {
+    return "";
+  }
+}
+
 export interface RealClamd {
   address: { path: string };
   stop(): Promise<void>;
 }
 
-/** Start Debian's clamd in the foreground on `dir`/clamd.sock with the databases in dbDir. */
+/** Start Debian's clamd in the foreground on `dir`/clamd.sock with the databases in dbDir.
+ *  Its log is `dir`/clamd.log, a file of its own: clamd locks its LogFile (clamd.conf(5),
+ *  LogFileUnlock), so two clamds sharing one file (say /dev/null, from test files running in
+ *  parallel) make the second exit with "Can't initialize the internal logger". A private file
+ *  keeps the lock (one clamd per dir, as intended) and gives start-up failures a log to show. */
 export async function startRealClamd(dir: string, dbDir: string, streamMaxLength: number): Promise<RealClamd> {
   const bin = requireBinary("clamd", "clamav-daemon");
   const sockPath = join(dir, "clamd.sock");
   const conf = join(dir, "clamd.conf");
+  const logFile = join(dir, "clamd.log");
   writeFileSync(
     conf,
     [
@@ -92,7 +110,7 @@ export async function startRealClamd(dir: string, dbDir: string, streamMaxLength
       `StreamMaxLength ${streamMaxLength}`,
       `PidFile ${join(dir, "clamd.pid")}`,
       `TemporaryDirectory ${dir}`,
-      "LogFile /dev/null",
+      `LogFile ${logFile}`,
       "CommandReadTimeout 1", // seconds: lets a test observe the idle-client reply quickly
       "",
     ].join("\n"),
@@ -104,14 +122,14 @@ export async function startRealClamd(dir: string, dbDir: string, streamMaxLength
   child.on("exit", () => (exited = true));
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited) throw new Error(`clamd exited during start-up: ${stderr}`);
+    if (exited) throw new Error(`clamd exited during start-up: ${stderr}${logTail(logFile)}`);
     if (existsSync(sockPath)) {
       const reply = await talk({ path: sockPath }, Buffer.from("nPING\n"), 2_000).catch(() => Buffer.alloc(0));
       if (reply.toString() === "PONG\n") break;
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`clamd did not answer PING within 30 s: ${stderr}`);
+      throw new Error(`clamd did not answer PING within 30 s: ${stderr}${logTail(logFile)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
