@@ -9,8 +9,9 @@
 import type { Socket } from "node:net";
 import type { Scanner } from "../api.js";
 import { ADVERTISED_COMMANDS, parseCommand, type RawCommand, type Terminator } from "./commands.js";
-import { FrameDecoder, StreamCollector } from "./framing.js";
+import { FrameDecoder, StreamBuffer } from "./framing.js";
 import { scanPathCommand, verdictLines, type PathMode } from "./replies.js";
+import { canStream, type ScanStream } from "./streaming.js";
 
 export interface ConnectionContext {
   scanner: Scanner;
@@ -52,8 +53,12 @@ export class ClamdConnection {
   private session = false;
   private nextId = 1;
   private inFlight = 0;
-  /** the INSTREAM being received: its command, id, parts and size so far */
-  private stream: { raw: RawCommand; id: number; data: StreamCollector } | null = null;
+  /** The INSTREAM being received: its command, id and size so far, and where its bytes go:
+   *  collected into one buffer for the scanner, or written on as they come (`sink`, a
+   *  StreamingScanner such as the [clamd] agent's, which forwards them to the manager). */
+  private stream: { raw: RawCommand; id: number; size: number; data: StreamBuffer | null; sink: ScanStream | null } | null = null;
+  /** reading is paused until the sink takes more (back-pressure on a forwarded stream) */
+  private waitingDrain = false;
   /** a command was dispatched on this connection (the bare form is only for the first one) */
   private dispatched = false;
   private bareTimer: NodeJS.Timeout | undefined;
@@ -66,6 +71,7 @@ export class ClamdConnection {
     sock.on("data", (d: Buffer) => this.onData(d));
     sock.on("error", (e) => ctx.log(`clamd: connection error: ${e.message}`));
     sock.on("end", () => this.onEnd());
+    sock.on("close", () => this.abortStream());
     if (preamble?.initial.length) this.onData(preamble.initial);
     if (preamble?.ended) this.onEnd();
     else if (preamble?.idle) this.onIdle();
@@ -87,6 +93,7 @@ export class ClamdConnection {
   /** Stop reading; close once in-flight session replies are written. */
   private finish(): void {
     if (this.state === "closing") return;
+    this.abortStream(); // a stream cut short is never scanned
     this.state = "closing";
     this.sock.pause();
     this.closeWhenIdle();
@@ -99,7 +106,8 @@ export class ClamdConnection {
   }
 
   private onIdle(): void {
-    if (this.state === "closing" || this.state === "busy" || this.inFlight > 0) return;
+    // waiting for the sink is not the client's silence: the sink's own timeout ends that wait
+    if (this.state === "closing" || this.state === "busy" || this.inFlight > 0 || this.waitingDrain) return;
     this.write("COMMAND READ TIMED OUT", "\n");
     this.finish();
   }
@@ -112,7 +120,7 @@ export class ClamdConnection {
 
   /** Consume as much buffered input as the current state allows. */
   private pump(): void {
-    while (this.state === "command" || this.state === "instream") {
+    while ((this.state === "command" || this.state === "instream") && !this.waitingDrain) {
       if (this.session && this.inFlight >= this.ctx.maxSessionInFlight) {
         this.sock.pause(); // back-pressure: resumed when a reply is written
         return;
@@ -218,10 +226,13 @@ export class ClamdConnection {
       case "DETSTATSCLEAR":
         // clamd 1.4 still parses these but answers nothing and closes
         return this.finish();
-      case "INSTREAM":
-        this.stream = { raw, id, data: new StreamCollector() };
+      case "INSTREAM": {
+        const scanner = this.ctx.scanner;
+        const sink = canStream(scanner) ? scanner.openStream() : null;
+        this.stream = { raw, id, size: 0, sink, data: sink ? null : new StreamBuffer(this.ctx.streamMaxLength) };
         this.state = "instream";
         return;
+      }
       default:
         this.runAsync(id, term, arg, scanPathCommand(this.ctx.scanner, name as PathMode, arg));
     }
@@ -235,23 +246,45 @@ export class ClamdConnection {
   /** Returns false when more input is needed or the connection is closing. */
   private pumpStream(): boolean {
     const s = this.stream!;
-    const r = this.dec.readChunk(this.ctx.streamMaxLength - s.data.size);
+    const r = this.dec.readChunk(this.ctx.streamMaxLength - s.size);
     if (r.kind === "need-more") return false;
     if (r.kind === "too-big") {
-      this.stream = null;
+      this.abortStream();
       this.reply(s.id, "INSTREAM size limit exceeded. ERROR", s.raw.term);
       this.finish();
       return false;
     }
     if (r.kind === "data") {
-      s.data.append(r.bytes);
-      return true;
+      s.size += r.bytes.length;
+      if (!s.sink) {
+        s.data!.append(r.bytes);
+        return true;
+      }
+      if (s.sink.write(r.bytes)) return true;
+      this.waitingDrain = true;
+      this.sock.pause();
+      s.sink.onDrain(() => {
+        if (!this.waitingDrain) return; // aborted meanwhile
+        this.waitingDrain = false;
+        this.sock.resume();
+        this.pump();
+      });
+      return false;
     }
     this.stream = null;
     this.state = "command";
-    const data = s.data.result();
-    this.runAsync(s.id, s.raw.term, "stream", this.ctx.scanner.scan(data, { name: "stream" }).then((v) => verdictLines("stream", v)));
+    // the collected buffer is used for nothing else: the scanner may move it to its worker
+    const verdict = s.sink ? s.sink.end() : this.ctx.scanner.scan(s.data!.take(), { name: "stream", transfer: true });
+    this.runAsync(s.id, s.raw.term, "stream", verdict.then((v) => verdictLines("stream", v)));
     return true;
+  }
+
+  /** Drop an INSTREAM that will not be completed (limit, client gone, timeout). */
+  private abortStream(): void {
+    const s = this.stream;
+    this.stream = null;
+    this.waitingDrain = false;
+    s?.sink?.abort();
   }
 
   /** Run a scan; outside a session the connection waits for it, inside it runs alongside. */
@@ -272,7 +305,7 @@ export class ClamdConnection {
           return;
         }
         if (this.state === "closing") return this.closeWhenIdle();
-        if (this.sock.isPaused()) {
+        if (this.sock.isPaused() && !this.waitingDrain) {
           this.sock.resume();
           this.pump();
         }

@@ -6,8 +6,8 @@
  *   bulwark quar [--dir DIR | --config FILE] restore ID [--to DIR] writes DIR/ID.eml (default: current directory)
  *   bulwark quar [--dir DIR | --config FILE] delete ID
  *   bulwark quar [--dir DIR | --config FILE] import FILE...        stores files with status "imported"
- * The directory: --dir, else $BULWARK_QUARANTINE_DIR, else the daemon's (cache_dir/quarantine of
- * the configuration, found as the daemon finds it; state-location.ts).
+ * The directory: --dir, else cache_dir/quarantine of --config, else $BULWARK_QUARANTINE_DIR, else
+ * cache_dir/quarantine of the configuration found as the daemon finds it (state-location.ts).
  * ID may be a unique prefix of at least 6 hex digits. Exit code: 0 done, 1 no such message,
  * 2 usage error, corrupt object or I/O error.
  */
@@ -71,10 +71,10 @@ export class QuarCommand extends Command {
       Text filters (--sender, --recipient, --name) match case-insensitive substrings; --status and --agent match exactly;
       --since and --until compare the time the message was received. \`list\` shows newest first.
 
-      The quarantine directory is \`--dir DIR\`, else $BULWARK_QUARANTINE_DIR, else the daemon's: \`quarantine\` in the
-      cache_dir of the configuration (\`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root and
-      ./.bulwark/bulwark.cfg for anyone else, as for \`bulwark daemon\`). Without a readable configuration it is
-      ${DEFAULT_QUARANTINE_DIR}; an unreadable \`--config FILE\` is an error.
+      The quarantine directory is \`--dir DIR\`, else the daemon's: \`quarantine\` in the cache_dir of \`--config FILE\`;
+      without either, $BULWARK_QUARANTINE_DIR, else \`quarantine\` in the cache_dir of the configuration \`bulwark daemon\`
+      reads ($BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root and ./.bulwark/bulwark.cfg for anyone else).
+      Without a readable configuration it is ${DEFAULT_QUARANTINE_DIR}; an unreadable \`--config FILE\` is an error.
       Exit code: 0 done, 1 no such message, 2 error (bad usage, corrupt object, I/O).
     `,
     examples: [
@@ -107,7 +107,7 @@ export class QuarCommand extends Command {
       if (!ACTIONS.includes(action)) throw new QuarUsageError(`unknown action ${JSON.stringify(this.action)} (expected one of ${ACTIONS.join(", ")})`);
       this.checkOptions(action);
       const where = locateState({
-        explicit: this.dir, envName: "BULWARK_QUARANTINE_DIR", configOption: this.config, leaf: "quarantine", fallback: DEFAULT_QUARANTINE_DIR,
+        explicit: this.dir, explicitFlag: "--dir", envName: "BULWARK_QUARANTINE_DIR", configOption: this.config, leaf: "quarantine", fallback: DEFAULT_QUARANTINE_DIR,
       });
       if (where.note) this.context.stderr.write(`${where.note}\n`);
       const dir = where.path;

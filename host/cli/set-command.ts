@@ -8,16 +8,29 @@
  * Exit code: 0 done, 2 usage error, unknown option, invalid value or unreadable file.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { Command, Option } from "clipanion";
 import { type ConfigError, formatConfigError, parseIni, serializeIni, setIniValue } from "../config/ini.js";
 import { type LoadResult, defaultConfigText, loadConfig, loadConfigText } from "../config/load.js";
 import {
   SECTIONS, findOption, isSection, optionsFor, suggest, type OptionSpec, type SectionName,
 } from "../config/schema.js";
-import { type RawValue, displayOptionValue, formatOptionValue, parseOptionValue } from "../config/values.js";
-import { defaultConfigFile, writeFileAtomic } from "../config/write.js";
+import { type RawValue, displayOptionValue, formatOptionValue, parseOptionValue, quote } from "../config/values.js";
+import { SYSTEM_CONFIG_FILE, writeFileAtomic } from "../config/write.js";
+import { resolveConfigFile } from "../daemon/config-file.js";
 
 class SetUsageError extends Error {}
+
+/**
+ * Text of a configuration file that does not exist yet: the same as `bulwark daemon` creates
+ * (ensureConfigFile in host/daemon/config-file.ts): any file but the system one gets cache_dir
+ * and base_dir next to it, so `bulwark set` run first in a checkout does not point a later
+ * non-root daemon at /var.
+ */
+function newConfigText(file: string): string {
+  const local = path.resolve(file) !== SYSTEM_CONFIG_FILE;
+  return defaultConfigText(local ? { "global.cache_dir": quote("cache"), "global.base_dir": quote("lib") } : {});
+}
 
 /** Resolve "section.key" to its schema entry, with "did you mean" hints for typos. */
 function resolveName(name: string): { section: SectionName; spec: OptionSpec } {
@@ -56,9 +69,11 @@ export class SetCommand extends Command {
       Options are named \`section.key\` (\`global.action_av\`, \`smtp.listen_port\`). \`--set\` checks the value
       against the option's type before writing and keeps the file's comments and layout; the file is replaced
       atomically, so a daemon reloading it never sees half a change. A missing file is created from the
-      documented default configuration. Values of agent sections fall back to [global] where the option allows it.
+      documented default configuration (as \`bulwark daemon\` creates it: any file but /etc/bulwark/bulwark.cfg gets
+      cache_dir and base_dir next to it). Values of agent sections fall back to [global] where the option allows it.
 
-      The file is \`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg.
+      The file is the one \`bulwark daemon\` reads: \`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg
+      for root and ./.bulwark/bulwark.cfg (in the current directory) for anyone else.
       Exit code: 0 done, 2 error.
     `,
     examples: [
@@ -68,14 +83,14 @@ export class SetCommand extends Command {
     ],
   });
 
-  config = Option.String("--config", { description: "configuration file (default: $BULWARK_CONFIG or /etc/bulwark/bulwark.cfg)" });
+  config = Option.String("--config", { description: "configuration file (default: $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root, ./.bulwark/bulwark.cfg otherwise)" });
   get = Option.String("--get", { description: "print the effective value of section.key" });
   set = Option.Array("--set", { description: "set section.key=value (repeatable; all or nothing)" });
   list = Option.Boolean("--list", false, { description: "list options with value, default and documentation" });
   sections = Option.Rest({ name: "section" });
 
   async execute(): Promise<number> {
-    const file = this.config ?? defaultConfigFile();
+    const file = resolveConfigFile(this.config);
     const modes = [this.get !== undefined, this.set !== undefined, this.list].filter(Boolean).length;
     try {
       if (modes !== 1) throw new SetUsageError("give exactly one of --get, --set or --list");
@@ -117,7 +132,7 @@ export class SetCommand extends Command {
       text = fs.readFileSync(file, "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new SetUsageError(`${file}: cannot read: ${(e as Error).message}`);
-      text = defaultConfigText();
+      text = newConfigText(file);
       created = true;
     }
     const before = loadConfigText(text, file);
@@ -138,6 +153,7 @@ export class SetCommand extends Command {
     const added = after.errors.filter((e) => !known.has(e.reason));
     if (added.length) throw new SetUsageError(`refusing to write: ${added.map(formatConfigError).join("; ")}`);
     try {
+      if (created) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 }); // as bulwark daemon does
       writeFileAtomic(file, out);
     } catch (e) {
       throw new SetUsageError(`${file}: cannot write: ${(e as Error).message}`);

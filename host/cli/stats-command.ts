@@ -2,8 +2,8 @@
  * `bulwark stats`: show or reset the per-agent statistics (SPEC §2) kept in the state file.
  *   bulwark stats [--file FILE | --config FILE] [--agent NAME | NAME] [--json]
  *   bulwark stats [--file FILE | --config FILE] --reset [NAME]   (also --reset=NAME, --reset --agent NAME)
- * The file: --file, else $BULWARK_STATS, else the daemon's (cache_dir/stats.json of the
- * configuration, found as the daemon finds it; state-location.ts).
+ * The file: --file, else cache_dir/stats.json of --config, else $BULWARK_STATS, else
+ * cache_dir/stats.json of the configuration found as the daemon finds it (state-location.ts).
  * Showing never modifies the file (a corrupt one is reported, exit 2, and left for the daemon,
  * which keeps it aside). Resetting rewrites it atomically.
  * Exit code: 0 done, 2 usage error, unknown agent, corrupt or unreadable/unwritable file.
@@ -26,11 +26,12 @@ export class StatsCommand extends Command {
       Scanned, Cleaned, Infected and Not scanned count objects (a mail with two attachments is three);
       Accepted, Deferred, Discarded and Rejected count messages. Each agent counts since its \`Since\` time.
 
-      The file is \`--file FILE\`, else $BULWARK_STATS, else the daemon's: \`stats.json\` in the cache_dir of the
-      configuration (\`--config FILE\`, else $BULWARK_CONFIG, else /etc/bulwark/bulwark.cfg for root and
-      ./.bulwark/bulwark.cfg for anyone else, as for \`bulwark daemon\`). Without a readable configuration it is
-      ${SYSTEM_STATS_FILE}; an unreadable \`--config FILE\` is an error. The daemon saves the file every few seconds; \`--reset\` rewrites it and is meant for a stopped daemon (a running one overwrites
-      the file with its own counts at its next save).
+      The file is \`--file FILE\`, else the daemon's: \`stats.json\` in the cache_dir of \`--config FILE\`; without either,
+      $BULWARK_STATS, else \`stats.json\` in the cache_dir of the configuration \`bulwark daemon\` reads ($BULWARK_CONFIG,
+      else /etc/bulwark/bulwark.cfg for root and ./.bulwark/bulwark.cfg for anyone else). Without a readable
+      configuration it is ${SYSTEM_STATS_FILE}; an unreadable \`--config FILE\` is an error.
+      The daemon saves the file every few seconds; \`--reset\` rewrites it and is meant for a stopped daemon (a running
+      one overwrites the file with its own counts at its next save).
       Exit code: 0 done, 2 error.
     `,
     examples: [
@@ -51,7 +52,7 @@ export class StatsCommand extends Command {
 
   async execute(): Promise<number> {
     try {
-      const where = locateState({ explicit: this.file, envName: "BULWARK_STATS", configOption: this.config, leaf: "stats.json", fallback: SYSTEM_STATS_FILE });
+      const where = locateState({ explicit: this.file, explicitFlag: "--file", envName: "BULWARK_STATS", configOption: this.config, leaf: "stats.json", fallback: SYSTEM_STATS_FILE });
       if (where.note) this.context.stderr.write(`${where.note}\n`);
       const file = where.path;
       // the agent may be named by --agent, by a trailing argument, or by --reset=AGENT; all must agree

@@ -34,7 +34,8 @@ export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHa
         const req = await receiveRequest(sock, rest, maxFileSize);
         const { agent } = parseScanRequest(req.head);
         if (!deps.config().bool(agent, "agent_enabled")) throw new Error(`the ${agent} agent is disabled`);
-        const verdict = req.overflow ? oversizeVerdict(maxFileSize, req.received, true) : await deps.scanner().scan(req.body, { name: "stream" });
+        // the body serves nothing else: the scanner may move it to its worker (transfer)
+        const verdict = req.overflow ? oversizeVerdict(maxFileSize, req.received, true) : await deps.scanner().scan(req.body, { name: "stream", transfer: true });
         try {
           deps.stats.recordScan(agent, verdict, false);
         } catch (e) {

@@ -4,7 +4,7 @@
  * leaves the file untouched, listing, creating a missing file, $BULWARK_CONFIG.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,5 +114,30 @@ describe("bulwark set", () => {
     expect(r).toMatchObject({ code: 0, stdout: "no\n" });
     expect(r.stderr).toContain(`WARNING: ${f}:9: listen_port expects a port number 0-65535, got 99999`);
     expect(bulwark(["--get", "smtp.agent_enabled"], { BULWARK_CONFIG: join(dir, "none.cfg") }).code).toBe(2);
+  });
+
+  it("without --config or $BULWARK_CONFIG uses the daemon's file: ./.bulwark/bulwark.cfg for a non-root user, created as the daemon would", () => {
+    // root's default is /etc/bulwark/bulwark.cfg, which a test must not touch: as root, run as nobody
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const checkout = join(dir, "checkout");
+    mkdirSync(checkout);
+    chmodSync(dir, 0o755);
+    if (process.getuid?.() === 0) chownSync(checkout, 65534, 65534);
+    const env = { ...process.env };
+    delete env.BULWARK_CONFIG;
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, "set", ...args], { cwd: checkout, env, encoding: "utf8", timeout: 30_000, ...asNobody });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const created = run(["--set", "smtp.listen_port=2600"]);
+    const f = join(checkout, ".bulwark", "bulwark.cfg");
+    expect(created).toMatchObject({ code: 0, stdout: "", stderr: `created ${f} from the default configuration\n` });
+    const loaded = loadConfig(f);
+    expect(loaded.errors).toEqual([]);
+    expect(loaded.config.int("smtp", "listen_port")).toBe(2600);
+    // the same local layout `bulwark daemon` creates (ensureConfigFile): nothing under /var
+    expect(loaded.config.path("global", "cache_dir")).toBe(join(checkout, ".bulwark", "cache"));
+    expect(loaded.config.path("global", "base_dir")).toBe(join(checkout, ".bulwark", "lib"));
+    expect(run(["--get", "smtp.listen_port"])).toMatchObject({ code: 0, stdout: "2600\n" });
   });
 });
