@@ -7,7 +7,8 @@
  *   RELOAD / SHUTDOWN; its parent over the IPC channel (it says "ready" once it listens).
  * Reads: the configuration, and the files that SCAN/CONTSCAN/MULTISCAN/ALLMATCHSCAN name, with
  *   this process's permissions: this is the network-facing process, so a client reads files at
- *   its trust level, never the manager's. File contents are streamed to the manager.
+ *   its trust level, never the manager's. File contents, and INSTREAM chunks as they arrive, are
+ *   streamed to the manager (never held whole here).
  * Writes: its unix socket file (removed on exit) and log lines on stderr (the supervisor relays
  *   them into the daemon's log). Nothing else.
  * On failure: a scan the manager cannot answer is replied `... ERROR` (never OK). A bad

@@ -60,7 +60,9 @@ export function receiveRequest(sock: Socket, rest: Buffer, maxBody: number): Pro
 /** Write the reply buffers, then close our side (and destroy the socket if the peer lingers). */
 export function sendReply(sock: Socket, parts: Buffer[]): void {
   if (sock.destroyed || !sock.writable) return;
+  sock.cork(); // the frame headers and bodies leave in one writev, not one syscall each
   for (const p of parts) sock.write(p);
+  sock.uncork();
   sock.end();
   setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
 }
