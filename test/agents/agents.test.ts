@@ -5,11 +5,12 @@
  * The policy is the daemon's (it judges the mail, host/service/): a test of another policy
  * starts a daemon of its own on that configuration.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeZip } from "../helpers/zip-bombs.js";
-import { EICAR, type DaemonProcess, runAgent, startDaemonProcess, tempDir, writeConfig } from "../daemon/daemon-process.js";
+import { EICAR, type DaemonProcess, ROOT, runAgent, startDaemonProcess, tempDir, writeConfig } from "../daemon/daemon-process.js";
 
 /** Run `fn` with a daemon of its own on writeConfig(extra) in a fresh directory. */
 async function withDaemon(extra: string, fn: (config: string) => void): Promise<void> {
@@ -132,6 +133,37 @@ describe("bulwark-cli", () => {
     expect(r.code).toBe(1);
     expect(r.stdout.toString()).toMatch(/eicar\.com: virus="/);
     expect(r.stdout.toString()).not.toMatch(/clean\.txt/);
+  });
+
+  it("the documented @av_scanners entry works the way amavisd-new reads it (Perl)", () => {
+    // The entry is taken from agents/cli/main.ts's header, evaluated by Perl as amavisd.conf
+    // would be, and applied as amavisd's run_av does: {} becomes the parts directory, the exit
+    // status is looked up in the clean and infected lists, the regex collects the names.
+    const header = readFileSync(join(ROOT, "agents", "cli", "main.ts"), "utf8");
+    const entry = /^ \*\s+(\['Bulwark'.*\],)\s*$/m.exec(header)?.[1];
+    expect(entry, "the @av_scanners entry in agents/cli/main.ts").toBeDefined();
+    const parts = join(dir, "amavis-parts");
+    mkdirSync(parts, { recursive: true });
+    writeFileSync(join(parts, "p001"), "plain text part\n");
+    writeFileSync(join(parts, "p002"), EICAR);
+    const perl = `
+      my $e = ${entry.slice(0, -1)};
+      my ($name, $cmd, $args, $clean, $infected, $re) = @$e;
+      $args =~ s/\\{\\}/$ENV{PARTS}/g;
+      my $out = qx(@$cmd[0] --config $ENV{CFG} $args);
+      my $st = $? >> 8;
+      my $verdict = (grep { $_ == $st } @$clean) ? "CLEAN" : (grep { $_ == $st } @$infected) ? "INFECTED" : "FAILED";
+      my @names = ($out =~ /$re/g);
+      print "$verdict @names\n";
+    `;
+    const binDir = join(ROOT, "bin");
+    const run = (partsDir: string) =>
+      spawnSync("perl", ["-e", perl], { encoding: "utf8", env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, PARTS: partsDir, CFG: config } });
+    const infected = run(parts);
+    expect(infected.error, "perl must be installed").toBeUndefined();
+    expect(infected.stdout).toMatch(/^INFECTED Eicar-Test-Signature\n$/);
+    rmSync(join(parts, "p002"));
+    expect(run(parts).stdout).toBe("CLEAN \n");
   });
 
   it("exits 2 for a file that could not be scanned (encrypted zip)", () => {
