@@ -34,6 +34,19 @@ export async function runForeground(file: string, givenLog?: (m: string) => void
   const log = givenLog ?? (logger ? (m: string) => logger.line(m) : stderrLog);
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
+  // Signals that arrive while the signatures load (seconds with a large set) must neither kill
+  // the process (SIGHUP's default action) nor be lost: remember them and act once started.
+  let early: "SIGHUP" | "SIGTERM" | null = null;
+  const earlyHup = () => (early ??= "SIGHUP");
+  const earlyTerm = () => (early = "SIGTERM");
+  process.on("SIGHUP", earlyHup);
+  process.on("SIGTERM", earlyTerm);
+  process.on("SIGINT", earlyTerm);
+  const dropEarly = () => {
+    process.off("SIGHUP", earlyHup);
+    process.off("SIGTERM", earlyTerm);
+    process.off("SIGINT", earlyTerm);
+  };
   let daemon;
   try {
     daemon = await startDaemon(file, log, () => stop(), { logger });
@@ -41,6 +54,7 @@ export async function runForeground(file: string, givenLog?: (m: string) => void
     if (e instanceof ConfigRefused) for (const l of e.lines) process.stderr.write(`${l}\n`);
     else process.stderr.write(`ERROR: ${(e as Error).message}\n`);
     process.stderr.write(`bulwark: refusing to start\n`);
+    dropEarly();
     await logger?.close();
     return 2;
   }
@@ -51,7 +65,10 @@ export async function runForeground(file: string, givenLog?: (m: string) => void
   process.on("SIGHUP", onHup);
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  dropEarly();
   log(`ready: config ${file}, socket ${daemon.socketPath}, pid file ${daemon.pidFile}`);
+  if (early === "SIGTERM") stop();
+  else if (early === "SIGHUP") onHup();
   await stopped;
   log("stopping");
   process.off("SIGHUP", onHup);

@@ -159,7 +159,7 @@ export class MailService {
     const headers: HeaderField[] = [];
     if (action === "accept" && verdict) {
       if (decisions.some(({ r }) => r.options.av_hdr_enabled === "yes")) {
-        headers.push(...scanHeaderFields(verdict, { product: PRODUCT_VERSION, engine: ENGINE_NAME, signatures: `${scanner.signatureCount} signatures` }, cleaned));
+        headers.push(...scanHeaderFields(verdict, { product: PRODUCT_VERSION, engine: ENGINE_NAME, signatures: `${scanner.signatureCount} signature${scanner.signatureCount === 1 ? "" : "s"}` }, cleaned));
       }
       const foot = decisions.find(({ r }) => r.options.av_footnote_enabled === "yes");
       if (foot) {
