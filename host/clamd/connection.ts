@@ -62,6 +62,8 @@ export class ClamdConnection {
   /** a command was dispatched on this connection (the bare form is only for the first one) */
   private dispatched = false;
   private bareTimer: NodeJS.Timeout | undefined;
+  /** runs the bare path command waiting for BARE_COMMAND_WAIT_MS (at once when the peer ends) */
+  private bareRun: (() => void) | undefined;
 
   constructor(private readonly sock: Socket, private readonly ctx: ConnectionContext, preamble?: Preamble) {
     this.dec = new FrameDecoder(ctx.maxCommandLength);
@@ -78,6 +80,8 @@ export class ClamdConnection {
   }
 
   private onEnd(): void {
+    // a bare path command cannot be the first half of a longer one any more: clamd runs it
+    this.bareRun?.();
     // peer half-closed: nothing more will come; finish what is in flight, then close
     if (this.state === "command" || this.state === "instream") this.finish();
   }
@@ -152,19 +156,25 @@ export class ClamdConnection {
    */
   private maybeBareCommand(): void {
     clearTimeout(this.bareTimer);
+    this.bareRun = undefined;
     if (this.session || this.nextId !== 1 || this.dispatched) return;
     const raw = this.dec.peekBareCommand();
     if (!raw) return;
     const cmd = parseCommand(raw);
     if (!cmd.ok) return;
     const run = () => {
+      clearTimeout(this.bareTimer);
+      this.bareRun = undefined;
       if (this.state !== "command" || this.dispatched || this.dec.peekBareCommand()?.text !== raw.text) return;
       this.dec.takeBareCommand();
       this.dispatch(raw);
       this.pump();
     };
     if (cmd.arg === "") run();
-    else this.bareTimer = setTimeout(run, BARE_COMMAND_WAIT_MS);
+    else {
+      this.bareRun = run;
+      this.bareTimer = setTimeout(run, BARE_COMMAND_WAIT_MS);
+    }
   }
 
   private dispatch(raw: RawCommand): void {
@@ -257,7 +267,16 @@ export class ClamdConnection {
     if (r.kind === "data") {
       s.size += r.bytes.length;
       if (!s.sink) {
-        s.data!.append(r.bytes);
+        try {
+          s.data!.append(r.bytes);
+        } catch (e) {
+          // growing the buffer failed (memory exhausted): this stream cannot be scanned, which
+          // is an ERROR for this client only, never an uncaught exception for the daemon
+          this.abortStream();
+          this.reply(s.id, `${(e as Error)?.message ?? "Can't allocate memory"}. ERROR`.replace(/[\r\n\0]/g, " "), s.raw.term);
+          this.finish();
+          return false;
+        }
         return true;
       }
       if (s.sink.write(r.bytes)) return true;

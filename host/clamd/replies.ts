@@ -35,7 +35,9 @@ export function verdictLines(label: string, v: Verdict, allmatch = false): strin
   if (v.status === "error") return [`${label}: ${oneLine(v.error ?? v.notScanned[0]?.reason ?? "Can't read")}. ERROR`];
   if (v.status === "not_scanned") {
     const first = v.notScanned[0];
-    if (!first) return [`${label}: Bulwark.Error.Internal FOUND`];
+    // "not scanned" without a reason is a broken verdict (an internal fault), so ERROR
+    // (tempfail for a mail client), like every other Bulwark.Error.*; FOUND would block the mail
+    if (!first) return [`${label}: Bulwark.Error.Internal. ERROR`];
     if (first.name.startsWith(FAULT_PREFIX)) return [`${label}: ${oneLine(first.reason || first.name)}. ERROR`];
     return [`${label}: ${first.name} FOUND`];
   }

@@ -83,7 +83,11 @@ export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdS
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let closed: Promise<void> | null = null;
 
-  const server = net.createServer();
+  // A client may half-close once its request is sent (shutdown(SHUT_WR): nc -N, socat, many
+  // libraries after INSTREAM's zero chunk); clamd still answers it. Node's default would end
+  // our side at the peer's FIN, before the scan's reply could be written, so the connection
+  // (and an extension handler) ends its side itself once it has answered.
+  const server = net.createServer({ allowHalfOpen: true });
   server.maxConnections = maxConnections;
   const close = (): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {

@@ -72,6 +72,12 @@ export async function runForeground(file: string, givenLog?: (m: string) => void
   await stopped;
   log("stopping");
   process.off("SIGHUP", onHup);
+  // A SIGHUP (default action: terminate) or a second SIGTERM/SIGINT while the agents stop (up to
+  // AGENT_STOP_GRACE_MS) must not kill the daemon half-way, leaving its socket, pid file and a
+  // hung agent behind: the stop is under way. Kept until the process exits (signal listeners
+  // do not keep it alive).
+  const whileStopping = (sig: NodeJS.Signals) => log(`${sig} received while stopping: ignored`);
+  for (const sig of ["SIGHUP", "SIGTERM", "SIGINT"] as const) process.on(sig, whileStopping);
   await daemon.close();
   log("stopped");
   await logger?.close();

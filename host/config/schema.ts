@@ -42,6 +42,10 @@ export interface OptionSpec {
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** Largest object or stream size that may be configured: 2 GiB - 1, ClamAV's own hard cap for
+ *  MaxFileSize/StreamMaxLength, and below Node's largest Buffer, so a whole object always fits
+ *  in one buffer and 32-bit offsets in the engine never overflow. */
+export const MAX_OBJECT_SIZE = 2 * 1024 * MiB - 1;
 /** Upper bound for `workers`: beyond this, threads only add memory (one WASM instance each). */
 export const MAX_WORKERS = 256;
 
@@ -102,7 +106,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: "Days that logs queued for the central management server are kept before they are dropped." },
 
   // ---- [global]: scan limits (host/limits.ts); fixed per daemon because the worker pool owns them ----
-  { section: "global", key: "max_file_size", type: "size", min: 1, default: 100 * MiB,
+  { section: "global", key: "max_file_size", type: "size", min: 1, max: MAX_OBJECT_SIZE, default: 100 * MiB,
     doc: "Largest single object (a mail or an extracted attachment) that is scanned, e.g. 100M; a larger one is not scanned and gets action_av_notscanned." },
   { section: "global", key: "max_scan_size", type: "size", min: 1, default: 400 * MiB,
     doc: "Most data extracted and scanned from one mail, e.g. 400M; past it the mail is not scanned and gets action_av_notscanned." },
@@ -214,7 +218,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: "Port of the clamd-protocol TCP listener (clamd's own default is 3310); 0 disables TCP." },
   { section: "clamd", key: "socket_path", type: "path", underCacheDir: true, default: "clamd.sock",
     doc: "Unix socket of the clamd protocol (clamd's LocalSocket); a relative path is taken inside cache_dir; empty disables the socket." },
-  { section: "clamd", key: "stream_max_length", type: "size", min: 1, default: 100 * MiB,
+  { section: "clamd", key: "stream_max_length", type: "size", min: 1, max: MAX_OBJECT_SIZE, default: 100 * MiB,
     doc: "Largest INSTREAM upload accepted (clamd's StreamMaxLength, default 100M); larger streams get `INSTREAM size limit exceeded. ERROR`." },
 
   // ---- [pipe], [cli]: on by default so the programs work after `npm start`; they talk to the daemon socket only ----

@@ -5,6 +5,7 @@
  * unrelated program after a crash or reboot) is stale and gets replaced.
  */
 import fs from "node:fs";
+import path from "node:path";
 
 export const PID_FILE_NAME = "bulwark.pid";
 /** A pid file is a few bytes; reading more than this means it is not ours. */
@@ -29,8 +30,18 @@ export function readPidFile(file: string): number | null {
   return Number.isSafeInteger(pid) && pid > 1 ? pid : null;
 }
 
-/** Whether `pid` is a running process that looks like Bulwark (its command line mentions
- *  "bulwark"; where /proc is not readable, any live process counts). */
+/** Whether a command line (argv) runs the daemon: the `bulwark` launcher (bin/bulwark, run by
+ *  node or through a symlink) with the `daemon` command. A process that merely mentions
+ *  "bulwark" is not one: bulwark-pipe (run per message by the MTA), `bulwark quar`, an editor on
+ *  bulwark.cfg, `tail -f bulwark.log`; after a crash or a reboot the stale pid may name any of
+ *  them, and the daemon must not refuse to start because of it. */
+export function isDaemonCommandLine(argv: readonly string[]): boolean {
+  const launcher = argv.findIndex((a) => path.basename(a) === "bulwark");
+  return launcher >= 0 && argv.slice(launcher + 1).includes("daemon");
+}
+
+/** Whether `pid` is a running Bulwark daemon (isDaemonCommandLine; where /proc is not
+ *  readable, any live process counts). */
 export function isLiveBulwark(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -38,7 +49,7 @@ export function isLiveBulwark(pid: number): boolean {
     if ((e as NodeJS.ErrnoException).code !== "EPERM") return false; // ESRCH: no such process
   }
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("bulwark");
+    return isDaemonCommandLine(fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0"));
   } catch {
     return true;
   }

@@ -162,7 +162,10 @@ export class MailService {
         headers.push(...scanHeaderFields(verdict, { product: PRODUCT_VERSION, engine: ENGINE_NAME, signatures: `${scanner.signatureCount} signature${scanner.signatureCount === 1 ? "" : "s"}` }, cleaned));
       }
       const foot = decisions.find(({ r }) => r.options.av_footnote_enabled === "yes");
-      if (foot) {
+      // Only a mail received whole may be rewritten: `input.mail` of an oversized one is its first
+      // max_file_size bytes, and a footnoted copy of those would replace the whole mail (or have
+      // the agent's unheld rest appended after the footnote).
+      if (foot && !input.overflow && !req.truncated) {
         const f = addFootnote(out, foot.r.options.av_footnote_text);
         if (f.mail.length > maxFileSize + MAX_REWRITE_GROWTH) throw new Deferred(`the mail with its footnote (${f.mail.length} bytes) is over its size bound`);
         if (f.added) {

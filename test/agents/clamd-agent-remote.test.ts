@@ -68,6 +68,17 @@ describe("RemoteScanner failures", () => {
     }
   });
 
+  it("a not_scanned verdict without a reason: replied as ERROR, never FOUND", async () => {
+    const peer = await brokenDaemon("no-reason.sock", (s) => s.end(frame('{"status":"not_scanned","names":[],"notScanned":[],"detections":[]}')));
+    try {
+      const v = await new RemoteScanner(peer.path, "clamd", 5_000).scan(Buffer.from("x"));
+      expect(v.status).not.toBe("clean");
+      expect(verdictLines("stream", v)).toEqual([expect.stringMatching(/^stream: .* ERROR$/)]);
+    } finally {
+      peer.close();
+    }
+  });
+
   it("a file that cannot be opened: error with the reason, nothing sent", async () => {
     const v = await new RemoteScanner(join(dir, "absent.sock"), "clamd", 5_000).scan(join(dir, "no-such-file"));
     expect(v).toMatchObject({ status: "error", error: "No such file or directory" });

@@ -5,7 +5,7 @@
  * output; a second daemon refuses to start while the pid file names a live one, and a stale pid
  * file is replaced.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -93,6 +93,27 @@ describe("bulwark daemon in the background", () => {
     started.push(pid);
     expect(pid).not.toBe(stale);
     expect(readFileSync(join(cache, "bulwark.pid"), "utf8").trim()).toBe(String(pid));
+  });
+
+  it("replaces a pid file whose pid now names another process that merely mentions bulwark", async () => {
+    const { dir, cfg, cache } = setup();
+    // a stale pid reused after a crash by, say, an editor on bulwark.cfg or a bulwark-pipe
+    const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", cfg, join(ROOT, "bin", "bulwark-pipe")], { stdio: "ignore" });
+    try {
+      await until(() => alive(other.pid!) && readFileSync(`/proc/${other.pid}/cmdline`, "latin1").includes("bulwark"), "the other process");
+      mkdirSync(cache, { recursive: true });
+      writeFileSync(join(cache, "bulwark.pid"), `${other.pid}\n`);
+      expect(dir).toContain("bulwark");
+      const r = bulwarkDaemon(cfg);
+      expect(r.out).not.toContain("another Bulwark daemon");
+      expect(r.code).toBe(0);
+      const pid = Number(/daemon started \(pid (\d+)\)/.exec(r.out)![1]);
+      started.push(pid);
+      expect(readFileSync(join(cache, "bulwark.pid"), "utf8").trim()).toBe(String(pid));
+      expect(alive(other.pid!)).toBe(true);
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 
   it("exits 2 with the daemon's error output when the daemon fails to start", () => {
