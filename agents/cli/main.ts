@@ -43,7 +43,12 @@ async function expand(args: string[]): Promise<string[]> {
       if (out.length > MAX_FILES) return;
       const p = path.join(dir, e.name);
       if (e.isFile()) out.push(p);
-      else if (e.isDirectory() && depth < MAX_DIRECTORY_DEPTH) await walk(p, depth + 1);
+      else if (e.isDirectory()) {
+        // too deep to enter: listed as is, so it is reported as an error rather than its
+        // files silently passing as clean
+        if (depth < MAX_DIRECTORY_DEPTH) await walk(p, depth + 1);
+        else out.push(p);
+      }
     }
   };
   for (const a of args) {
@@ -80,6 +85,7 @@ async function run(argv: string[]): Promise<number> {
     let data: Buffer;
     try {
       const st = await stat(file);
+      if (st.isDirectory()) throw new Error(`directory not scanned (not listable, or more than ${MAX_DIRECTORY_DEPTH} levels down)`);
       if (!st.isFile()) throw new Error("not a regular file");
       if (st.size > maxSize) throw new Error(`larger than max_file_size (${maxSize} bytes)`);
       data = await readFile(file);

@@ -4,7 +4,9 @@
  * Pure apart from the `scanPart` callback the caller gives (the daemon scans each entity with
  * the full engine, which decodes it). Writes nothing; never throws for any input bytes: a
  * structure it cannot follow, a scan that fails or a limit that is reached only makes the
- * result incomplete (`complete: false`), and the caller then treats the mail as not cleaned.
+ * result incomplete (`complete: false`), and the caller then treats the mail as not cleaned;
+ * a scan that failed for a reason of ours (error verdict, throw, Bulwark.Error.*) also sets
+ * `failed`, for which the caller defers.
  *
  * Modes (the av_clean_mode values other than none; see host/config/schema.ts):
  * - standard:  every infected leaf part is removed.
@@ -31,6 +33,7 @@
  * with complete false.
  */
 import type { Verdict } from "../scan/verdict.js";
+import { INTERNAL_FAULT_PREFIX } from "./actions.js";
 import { sanitizeHeaderValue } from "./headers.js";
 import { cleanableLeaves, parseMimeStructure, type MimeNode } from "./mime-structure.js";
 
@@ -42,6 +45,10 @@ export interface CleanResult {
    *  attachment removed only because another part was infected) */
   removed: Array<{ part: string; names: string[] }>;
   complete: boolean;
+  /** set (to the first reason) when a scan failed for a reason of ours (an error verdict, a
+   *  throw, an internal fault): the caller must defer, not call the mail "not cleaned", since
+   *  a retry may well clean it; such a part is kept, never removed as "not scanned" */
+  failed?: string;
 }
 
 export type CleanMode = "standard" | "strict" | "rigorous";
@@ -61,6 +68,8 @@ async function scanSafely(scanPart: (entity: Buffer) => Promise<Verdict>, entity
   try {
     const verdict = await scanPart(entity);
     if (!verdict || verdict.status === "error") return { ok: false, error: verdict?.error ?? "scan error" };
+    const fault = verdict.notScanned?.find((n) => n.name.startsWith(INTERNAL_FAULT_PREFIX));
+    if (fault) return { ok: false, error: `${fault.name}: ${fault.reason}` };
     return { ok: true, verdict };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
@@ -135,17 +144,23 @@ export async function cleanMail(mail: Buffer, mode: CleanMode, scanPart: (entity
   const { eol } = structure;
   const removeNotScanned = mode === "strict" || mode === "rigorous";
   const leaves = cleanableLeaves(structure.root);
-  const unchanged = (complete: boolean): CleanResult => ({ mail, removed: [], complete });
+  let failed: string | undefined;
+  const unchanged = (complete: boolean): CleanResult => ({ mail, removed: [], complete, ...(failed !== undefined ? { failed } : {}) });
+  const scanned = async (entity: Buffer): Promise<ScanOutcome> => {
+    const o = await scanSafely(scanPart, entity);
+    if (!o.ok) failed ??= o.error;
+    return o;
+  };
 
   if (leaves.length === 1 && leaves[0] === structure.root) {
     // a single-part message: there is no part to remove, only the whole mail
-    const outcome = await scanSafely(scanPart, mail);
+    const outcome = await scanned(mail);
     if (!outcome.ok) return unchanged(false);
     const s = outcome.verdict.status;
     return unchanged(s !== "infected" && !(removeNotScanned && s === "not_scanned") && structure.problems.length === 0);
   }
 
-  const outcomes = await mapBounded(leaves, (leaf) => scanSafely(scanPart, entityBytes(mail, leaf, eol)));
+  const outcomes = await mapBounded(leaves, (leaf) => scanned(entityBytes(mail, leaf, eol)));
   let complete = structure.problems.length === 0;
   const anyInfected = outcomes.some((o) => o.ok && o.verdict.status === "infected");
   const removals: Removal[] = [];
@@ -168,7 +183,7 @@ export async function cleanMail(mail: Buffer, mode: CleanMode, scanPart: (entity
   });
 
   if (removals.length === 0) {
-    if (complete) complete = await cleanOnRescan(mail, removeNotScanned, scanPart);
+    if (complete) complete = await cleanOnRescan(mail, removeNotScanned, scanned);
     return unchanged(complete);
   }
 
@@ -181,17 +196,18 @@ export async function cleanMail(mail: Buffer, mode: CleanMode, scanPart: (entity
   }
   pieces.push(mail.subarray(at));
   const cleaned = Buffer.concat(pieces);
-  if (complete) complete = await cleanOnRescan(cleaned, removeNotScanned, scanPart);
+  if (complete) complete = await cleanOnRescan(cleaned, removeNotScanned, scanned);
   return {
     mail: cleaned,
     removed: removals.map((r) => ({ part: partLabel(r.leaf), names: r.names })),
     complete,
+    ...(failed !== undefined ? { failed } : {}),
   };
 }
 
 /** The final check: the whole (cleaned) mail scans clean, or merely not-scanned in standard mode. */
-async function cleanOnRescan(mail: Buffer, strict: boolean, scanPart: (entity: Buffer) => Promise<Verdict>): Promise<boolean> {
-  const o = await scanSafely(scanPart, mail);
+async function cleanOnRescan(mail: Buffer, strict: boolean, scan: (entity: Buffer) => Promise<ScanOutcome>): Promise<boolean> {
+  const o = await scan(mail);
   if (!o.ok) return false;
   return o.verdict.status === "clean" || (!strict && o.verdict.status === "not_scanned");
 }

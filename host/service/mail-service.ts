@@ -14,7 +14,7 @@ import type { Config } from "../config/load.js";
 import { type AgentSection, optionsFor } from "../config/schema.js";
 import { displayOptionValue } from "../config/values.js";
 import type { Logger } from "../log/types.js";
-import { type Action, type Decision, decide, type PolicyOptions, shouldClean } from "../policy/actions.js";
+import { type Action, type Decision, decide, INTERNAL_FAULT_PREFIX, type PolicyOptions, shouldClean } from "../policy/actions.js";
 import { cleanMail } from "../policy/clean.js";
 import { addFootnote } from "../policy/footnote.js";
 import { type HeaderField, scanHeaderFields, verdictFieldValue } from "../policy/headers.js";
@@ -131,8 +131,14 @@ export class MailService {
     if (verdict?.status === "infected" && modes.length > 0) {
       const mode = CLEAN_STRENGTH.find((m) => modes.includes(m))!;
       const cr = await cleanMail(input.mail, mode, (entity) => scanner.scan(entity, { name: "part" }));
+      // a scan that failed on our side says nothing about the mail: retry rather than fall back
+      // to action_av_infected (or, strict, drop a part that merely met a crashed worker)
+      if (cr.failed !== undefined) throw new Deferred(`cleaning (${mode}) failed: ${cr.failed}`);
       if (cr.mail.length > maxFileSize + MAX_REWRITE_GROWTH) throw new Deferred(`the cleaned mail (${cr.mail.length} bytes) is over its size bound`);
       const rescan = cr.complete ? await scanner.scan(cr.mail, { name: "cleaned mail" }) : undefined;
+      if (rescan && (rescan.status === "error" || rescan.notScanned.some((n) => n.name.startsWith(INTERNAL_FAULT_PREFIX)))) {
+        throw new Deferred(`the re-scan of the cleaned mail failed: ${rescan.error ?? rescan.notScanned.find((n) => n.name.startsWith(INTERNAL_FAULT_PREFIX))?.name ?? "scan error"}`);
+      }
       cleaned = cr.complete && rescan?.status === "clean";
       for (const r of cr.removed) log.info(`cleaning (${mode}) removed ${r.part}: ${r.names.join(", ")}`, { agent });
       if (cleaned) {
@@ -165,7 +171,10 @@ export class MailService {
       // Only a mail received whole may be rewritten: `input.mail` of an oversized one is its first
       // max_file_size bytes, and a footnoted copy of those would replace the whole mail (or have
       // the agent's unheld rest appended after the footnote).
-      if (foot && !input.overflow && !req.truncated) {
+      // And only a mail that was scanned whole gets the footnote, whose text says it was scanned:
+      // an accepted not-scanned mail is marked by its X-Bulwark-Verdict field alone.
+      const scannedWhole = verdict.status === "clean" || (verdict.status === "infected" && cleaned && verdict.notScanned.length === 0);
+      if (foot && scannedWhole && !input.overflow && !req.truncated) {
         const f = addFootnote(out, foot.r.options.av_footnote_text);
         if (f.mail.length > maxFileSize + MAX_REWRITE_GROWTH) throw new Deferred(`the mail with its footnote (${f.mail.length} bytes) is over its size bound`);
         if (f.added) {

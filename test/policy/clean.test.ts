@@ -236,6 +236,22 @@ describe("what cannot be cleaned, and scan failures", () => {
     });
   }
 
+  it("strict: a part whose scan met an internal fault (Bulwark.Error.*) is kept, not removed as not scanned, and the result says failed", async () => {
+    const mail = mixed("\r\n", [textPart("\r\n", "FAILME"), eicarPart("\r\n")]);
+    const faulty = async (entity: Buffer): Promise<Verdict> => {
+      const v = await scan(entity);
+      if (!entity.includes("FAILME")) return v;
+      return { ...v, status: "not_scanned", notScanned: [{ name: "Bulwark.Error.WorkerCrashed", path: "", reason: "worker exited" }] };
+    };
+    const r = await cleanMail(mail, "strict", faulty);
+    expect(r.mail.includes("FAILME")).toBe(true);
+    expect(r.removed.map((x) => x.part)).toEqual(['2 "eicar.com"']);
+    expect(r.complete).toBe(false);
+    expect(r.failed).toMatch(/Bulwark\.Error\.WorkerCrashed/);
+    // a clean run has no failure to report
+    expect((await cleanMail(mixed("\r\n", [textPart("\r\n", "fine"), eicarPart("\r\n")]), "strict", scan)).failed).toBeUndefined();
+  });
+
   it("a forwarded single-part message that is infected is removed whole", async () => {
     const fwd = ["Content-Type: message/rfc822", "", "From: c@example.com", "Subject: fwd", "", EICAR.toString("latin1"), ""].join("\r\n");
     const mail = mixed("\r\n", [textPart("\r\n"), fwd]);

@@ -13,6 +13,8 @@ import { openQuarantine, type QuarantineStore } from "../../host/quarantine/stor
 import { createScanner } from "../../host/scanner.js";
 import { MailService } from "../../host/service/mail-service.js";
 import { Statistics } from "../../host/stats/counters.js";
+import { EICAR } from "../daemon/daemon-process.js";
+import { makeZip } from "../helpers/zip-bombs.js";
 
 const LIMIT = 4096;
 const silent: Logger = {
@@ -75,5 +77,76 @@ describe("a mail the daemon did not receive whole", () => {
     expect(out.result.action).toBe("accept");
     expect(out.result.rewritten).toBe(true);
     expect(out.mail?.toString("latin1")).toContain("FOOTNOTE-MARK");
+  });
+});
+
+describe("the footnote says the mail was scanned", () => {
+  it("so an accepted mail that could not be scanned (encrypted zip) gets none, only its verdict field", async () => {
+    const zip = Buffer.from(makeZip([{ name: "secret.txt", data: Buffer.from("a secret\n"), encrypted: true }])).toString("base64");
+    const mail = Buffer.from(
+      "From: a@example.org\nSubject: zip\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n" +
+        "--b1\nContent-Type: text/plain\n\nsee attachment\n--b1\nContent-Type: application/zip; name=\"s.zip\"\n" +
+        `Content-Transfer-Encoding: base64\n\n${zip}\n--b1--\n`,
+    );
+    expect(mail.length).toBeLessThan(LIMIT);
+    const out = await service().handle({ agent: "pipe" }, { mail, received: mail.length, overflow: false });
+    expect(out.result.verdict.status).toBe("not_scanned");
+    expect(out.result.action).toBe("accept");
+    expect(out.result.rewritten).toBe(false);
+    expect(out.result.headers.find((h) => h.name === "X-Bulwark-Verdict")?.value).toMatch(/^not-scanned; Heuristics\.Encrypted/);
+  });
+});
+
+describe("cleaning that fails on our side", () => {
+  const mail = Buffer.from(
+    [
+      "From: a@example.org", "Subject: t", "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b1"', "",
+      "--b1", "Content-Type: text/plain", "", "FAILME text", "--b1",
+      'Content-Type: application/octet-stream; name="e.com"', "Content-Transfer-Encoding: base64", "",
+      EICAR.toString("base64"), "--b1--", "",
+    ].join("\r\n"),
+    "latin1",
+  );
+  let cleaning: Config;
+  beforeAll(() => {
+    const text = [
+      "[global]", `cache_dir = "${dir}"`, 'av_clean_mode = "strict"', 'action_av_deleted = "accept"', 'action_av_infected = "reject"', "",
+    ].join("\n");
+    cleaning = loadConfigText(text, join(dir, "bulwark.cfg")).config;
+  });
+
+  /** the real scanner, except that a part holding FAILME meets a crashed worker */
+  const faulty = (failure: "error" | "fault"): Scanner =>
+    ({
+      get signatureCount() {
+        return scanner.signatureCount;
+      },
+      scan: async (data: Uint8Array, opts?: { name?: string }) => {
+        const v = await scanner.scan(data, opts);
+        if (opts?.name !== "part" || !Buffer.from(data).includes("FAILME")) return v;
+        return failure === "error"
+          ? { ...v, status: "error", error: "worker exited" }
+          : { ...v, status: "not_scanned", notScanned: [{ name: "Bulwark.Error.WorkerCrashed", path: "", reason: "worker exited" }] };
+      },
+    }) as unknown as Scanner;
+
+  for (const failure of ["error", "fault"] as const) {
+    it(`a part scan ${failure === "error" ? "error" : "internal fault"} defers the mail (not rejected, no part dropped)`, async () => {
+      const svc = new MailService({ config: () => cleaning, scanner: () => faulty(failure), stats: new Statistics(), quarantine, log: silent });
+      const out = await svc.handle({ agent: "pipe", recipients: ["r@y.test"] }, { mail, received: mail.length, overflow: false });
+      expect(out.result.action).toBe("defer");
+      expect(out.result.reason).toMatch(/cleaning \(strict\) failed: .*worker/);
+      expect(out.result.rewritten).toBe(false);
+      expect(out.result.quarantineId).toBeUndefined();
+    });
+  }
+
+  it("with a working scanner the same mail is cleaned and accepted (the setup is sound)", async () => {
+    const svc = new MailService({ config: () => cleaning, scanner: () => scanner, stats: new Statistics(), quarantine, log: silent });
+    const out = await svc.handle({ agent: "pipe", recipients: ["r@y.test"] }, { mail, received: mail.length, overflow: false });
+    expect(out.result.verdict.status).toBe("infected");
+    expect(out.result.action).toBe("accept");
+    expect(out.result.cleaned).toBe(true);
+    expect(out.mail?.includes("FAILME text")).toBe(true);
   });
 });
