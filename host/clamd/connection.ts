@@ -8,6 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { Scanner } from "../api.js";
+import { BudgetExhausted, type ByteBudget } from "./byte-budget.js";
 import { ADVERTISED_COMMANDS, parseCommand, type RawCommand, type Terminator } from "./commands.js";
 import { FrameDecoder, StreamBuffer } from "./framing.js";
 import { scanPathCommand, verdictLines, type PathMode } from "./replies.js";
@@ -16,6 +17,8 @@ import { canStream, type ScanStream } from "./streaming.js";
 export interface ConnectionContext {
   scanner: Scanner;
   streamMaxLength: number;
+  /** the process-wide budget INSTREAM buffers are charged to (byte-budget.ts) */
+  streamBudget: ByteBudget;
   version: string;
   maxCommandLength: number;
   idleTimeoutMs: number;
@@ -239,7 +242,7 @@ export class ClamdConnection {
       case "INSTREAM": {
         const scanner = this.ctx.scanner;
         const sink = canStream(scanner) ? scanner.openStream() : null;
-        this.stream = { raw, id, size: 0, sink, data: sink ? null : new StreamBuffer(this.ctx.streamMaxLength) };
+        this.stream = { raw, id, size: 0, sink, data: sink ? null : new StreamBuffer(this.ctx.streamMaxLength, this.ctx.streamBudget) };
         this.state = "instream";
         return;
       }
@@ -270,10 +273,15 @@ export class ClamdConnection {
         try {
           s.data!.append(r.bytes);
         } catch (e) {
-          // growing the buffer failed (memory exhausted): this stream cannot be scanned, which
-          // is an ERROR for this client only, never an uncaught exception for the daemon
+          // growing the buffer failed (the process-wide stream budget is used up, or memory is
+          // exhausted): this stream cannot be scanned, which is an ERROR for this client only,
+          // never an uncaught exception for the daemon. The budget case answers in clamd's words
+          // for a failed allocation (cl_strerror(CL_EMEM)); the details go to the log.
           this.abortStream();
-          this.reply(s.id, `${(e as Error)?.message ?? "Can't allocate memory"}. ERROR`.replace(/[\r\n\0]/g, " "), s.raw.term);
+          const budget = e instanceof BudgetExhausted;
+          if (budget) this.ctx.log(`clamd: INSTREAM refused: ${e.message}`);
+          const text = budget ? "Can't allocate memory" : ((e as Error)?.message ?? "Can't allocate memory");
+          this.reply(s.id, `${text}. ERROR`.replace(/[\r\n\0]/g, " "), s.raw.term);
           this.finish();
           return false;
         }
@@ -292,8 +300,9 @@ export class ClamdConnection {
     }
     this.stream = null;
     this.state = "command";
-    // the collected buffer is used for nothing else: the scanner may move it to its worker
-    const verdict = s.sink ? s.sink.end() : this.ctx.scanner.scan(s.data!.take(), { name: "stream", transfer: true });
+    // the collected buffer is used for nothing else: the scanner may move it to its worker; its
+    // budget charge is given back once the scan is over (the bytes are held until then)
+    const verdict = s.sink ? s.sink.end() : scanHeld(this.ctx.scanner, s.data!);
     this.runAsync(s.id, s.raw.term, "stream", verdict.then((v) => verdictLines("stream", v)));
     return true;
   }
@@ -304,6 +313,7 @@ export class ClamdConnection {
     this.stream = null;
     this.waitingDrain = false;
     s?.sink?.abort();
+    s?.data?.release();
   }
 
   /** Run a scan; outside a session the connection waits for it, inside it runs alongside. */
@@ -330,4 +340,17 @@ export class ClamdConnection {
         }
       });
   }
+}
+
+/** Scan a collected stream and release its budget charge when the scan settles, whatever the
+ *  outcome (a scanner that throws at once included). */
+function scanHeld(scanner: Scanner, data: StreamBuffer): ReturnType<Scanner["scan"]> {
+  let scan: ReturnType<Scanner["scan"]>;
+  try {
+    scan = scanner.scan(data.take(), { name: "stream", transfer: true });
+  } catch (e) {
+    data.release();
+    return Promise.reject(e);
+  }
+  return scan.finally(() => data.release());
 }

@@ -10,6 +10,7 @@
  * StreamBuffer collects a stream into one growing buffer (INSTREAM here, zBWSCAN/zBWMAIL in
  * host/service/frames.ts) that the scanner can take over whole (transferred to a worker).
  */
+import { BudgetExhausted, type ByteBudget } from "./byte-budget.js";
 import type { RawCommand } from "./commands.js";
 
 export type CommandRead = RawCommand | "need-more" | "too-long";
@@ -128,8 +129,14 @@ const STREAM_BUFFER_START = 64 * 1024;
 export class StreamBuffer {
   private buf: Buffer | null = null;
   size = 0;
+  /** bytes charged to `budget` and not yet released (the capacity held, then after take() the
+   *  size handed over: the bytes stay in memory while they wait for and go through the scan) */
+  private charged = 0;
 
-  constructor(private readonly limit: number) {}
+  /** `budget`: the process-wide ByteBudget (byte-budget.ts) each growth is charged to; a growth
+   *  it has no room for throws BudgetExhausted and leaves the buffer as it was. The owner must
+   *  call release() once the stream is scanned or dropped, on every path. */
+  constructor(private readonly limit: number, private readonly budget?: ByteBudget) {}
 
   append(bytes: Uint8Array): void {
     const need = this.size + bytes.length;
@@ -137,7 +144,16 @@ export class StreamBuffer {
     if (!this.buf || need > this.buf.length) {
       let cap = Math.max(this.buf ? this.buf.length * 2 : Math.min(STREAM_BUFFER_START, this.limit), need);
       cap = Math.min(cap, this.limit);
-      const grown = Buffer.allocUnsafeSlow(cap);
+      const more = cap - (this.buf?.length ?? 0);
+      if (this.budget && !this.budget.tryCharge(more)) throw new BudgetExhausted(more, this.budget);
+      let grown: Buffer;
+      try {
+        grown = Buffer.allocUnsafeSlow(cap);
+      } catch (e) {
+        this.budget?.release(more);
+        throw e;
+      }
+      if (this.budget) this.charged += more;
       if (this.buf) grown.set(this.buf.subarray(0, this.size));
       this.buf = grown;
     }
@@ -145,7 +161,8 @@ export class StreamBuffer {
     this.size = need;
   }
 
-  /** The whole stream (possibly empty); the StreamBuffer is empty again afterwards. */
+  /** The whole stream (possibly empty); the StreamBuffer is empty again afterwards, but its
+   *  budget charge (now the stream's size) stays until release(). */
   take(): Buffer {
     const buf = this.buf;
     const size = this.size;
@@ -157,8 +174,22 @@ export class StreamBuffer {
     if (size * 2 < buf.length) {
       const exact = Buffer.allocUnsafeSlow(size);
       exact.set(buf.subarray(0, size));
+      this.releaseDownTo(size);
       return exact;
     }
     return buf.subarray(0, size);
+  }
+
+  /** Give the whole charge back to the budget and drop anything not taken. Idempotent. */
+  release(): void {
+    this.buf = null;
+    this.size = 0;
+    this.releaseDownTo(0);
+  }
+
+  private releaseDownTo(n: number): void {
+    if (!this.budget || this.charged <= n) return;
+    this.budget.release(this.charged - n);
+    this.charged = n;
   }
 }

@@ -15,6 +15,7 @@
 import { unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Scanner } from "../api.js";
+import { type ByteBudget, processStreamBudget } from "./byte-budget.js";
 import { ClamdConnection, type Preamble } from "./connection.js";
 
 /** Default VERSION reply; clamd 1.4.6 is the protocol level we reproduce. */
@@ -25,8 +26,9 @@ export const MAX_COMMAND_LENGTH = 4096 + 32;
 /** Idle time before `COMMAND READ TIMED OUT` and close. clamd: IdleTimeout 30 s. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Concurrent client connections; more are refused by the kernel queue / closed at once.
- *  clamd: MaxConnectionQueueLength 200 with MaxThreads 10; each connection may hold up to
- *  StreamMaxLength of stream data in memory, so this is also a memory bound. */
+ *  clamd: MaxConnectionQueueLength 200 with MaxThreads 10. Each connection may hold up to
+ *  StreamMaxLength of stream data in memory; what all of them hold together is bounded by the
+ *  process-wide stream budget (byte-budget.ts), not by this number. */
 export const DEFAULT_MAX_CONNECTIONS = 100;
 /** IDSESSION requests one connection may have in flight before we stop reading from it
  *  (back-pressure). clamd bounds its queue (MaxQueue 100); each may hold a whole stream. */
@@ -54,6 +56,9 @@ export interface ClamdServerOptions {
   listen: ClamdListen;
   /** INSTREAM byte limit (clamd StreamMaxLength, default there 100 MB) */
   streamMaxLength: number;
+  /** Bytes all INSTREAM buffers may hold at once (byte-budget.ts); default: the process-wide
+   *  budget, shared with every other server and the daemon's private commands. */
+  streamBudget?: ByteBudget;
   /** VERSION reply (default DEFAULT_CLAMD_VERSION) */
   version?: string;
   log?: (msg: string) => void;
@@ -116,6 +121,7 @@ export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdS
   const ctx = {
     scanner: opts.scanner,
     streamMaxLength: opts.streamMaxLength,
+    streamBudget: opts.streamBudget ?? processStreamBudget,
     version: opts.version ?? DEFAULT_CLAMD_VERSION,
     maxCommandLength: MAX_COMMAND_LENGTH,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,

@@ -3,8 +3,9 @@
  * serves it to the agents over clamd's protocol and the private commands on the local unix
  * socket daemon_socket_path, and supervises the resident agents as child processes
  * (supervisor.ts; the [clamd] agent is one: it owns the clamd listeners, not the manager).
- * Writes a pid file in cache_dir once it serves; refuses to start while that file names a live
- * daemon.
+ * Takes cache_dir's start lock (start-lock.ts) before anything else and holds it until it has
+ * stopped, so that of daemons started at once on one cache_dir exactly one runs; refuses to start
+ * while another holds it. Writes a pid file in cache_dir once it serves.
  *
  * Reload (SIGHUP): re-read the configuration (a file with fatal errors is refused and the old one
  * kept), re-check which agents run, and reload the signatures from base_dir into a new scanner
@@ -26,6 +27,7 @@ import { lineLogger } from "../service/line-logger.js";
 import type { Logger } from "../log/types.js";
 import { openStatistics } from "../stats/persist.js";
 import { PID_FILE_NAME, runningDaemonPid, writePidFile } from "./pid-file.js";
+import { type StartLock, takeStartLock } from "./start-lock.js";
 import { Supervisor } from "./supervisor.js";
 import { logLoadErrors, SwappableScanner } from "./swappable-scanner.js";
 import { installFaultSignal, loggingScanStarts, TEST_SPIN_MARKER, testFaultsEnabled } from "./test-faults.js";
@@ -111,11 +113,27 @@ function buildScanner(config: Config, testFaults: boolean): Promise<Scanner> {
 }
 
 export async function startDaemon(file: string, log: (m: string) => void, onShutdownRequest?: () => void, opts: DaemonOptions = {}): Promise<Daemon> {
-  let config = loadOrRefuse(file, log);
+  const config = loadOrRefuse(file, log);
   const cacheDir = config.path("global", "cache_dir");
   fs.mkdirSync(cacheDir, { recursive: true, mode: 0o750 });
+  // First of all, before the socket, the pid file or the stores are touched: of several daemons
+  // started at once on this cache_dir, only the one holding the lock goes on (start-lock.ts).
+  const lock = takeStartLock(cacheDir);
+  try {
+    return await startLocked(file, config, lock, log, onShutdownRequest, opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** The start proper, under the start lock; the daemon's close() releases it last. */
+async function startLocked(file: string, config: Config, lock: StartLock, log: (m: string) => void, onShutdownRequest: (() => void) | undefined, opts: DaemonOptions): Promise<Daemon> {
+  const cacheDir = config.path("global", "cache_dir");
   const socketPath = config.path("global", "daemon_socket_path");
   const pidFile = path.join(cacheDir, PID_FILE_NAME);
+  // the lock rules out another daemon of this version; a live pid file without a lock is one
+  // started by a version before the lock existed
   const other = runningDaemonPid(pidFile);
   if (other !== null) throw new Error(`another Bulwark daemon (pid ${other}) is running on ${cacheDir} (pid file ${pidFile})`);
   const shutdown = onShutdownRequest ?? opts.onShutdownRequest;
@@ -180,14 +198,19 @@ export async function startDaemon(file: string, log: (m: string) => void, onShut
     },
     close() {
       closing ??= (async () => {
-        removeFaultSignal();
-        await supervisor.stop();
-        await Promise.allSettled(servers.map((s) => s.close()));
-        await scanner.close().catch((e: Error) => log(`error: closing the scanner: ${e.message}`));
-        await closeStores();
-        // the socket file only if it is still ours (a failed start must not unlink a live daemon's)
-        if (servers.length) fs.rmSync(socketPath, { force: true });
-        fs.rmSync(pidFile, { force: true });
+        try {
+          removeFaultSignal();
+          await supervisor.stop();
+          await Promise.allSettled(servers.map((s) => s.close()));
+          await scanner.close().catch((e: Error) => log(`error: closing the scanner: ${e.message}`));
+          await closeStores();
+          // the socket file only if it is still ours (a failed start must not unlink a live daemon's)
+          if (servers.length) fs.rmSync(socketPath, { force: true });
+          fs.rmSync(pidFile, { force: true });
+        } finally {
+          // last: a daemon started now must find the socket and the pid file gone
+          lock.release();
+        }
       })();
       return closing;
     },

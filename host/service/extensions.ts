@@ -3,12 +3,15 @@
  * (host/clamd/server.ts `extensions`), mounted on the daemon's local socket only.
  *
  * Each connection: read the request (metadata frame ≤ MAX_METADATA_FRAME; stream stored up to
- * the current max_file_size and drained beyond it, so an oversized object costs no memory),
+ * the current max_file_size and drained beyond it, so an oversized object costs no memory;
+ * stored bytes are charged to the process-wide stream budget, host/clamd/byte-budget.ts, and a
+ * stream it has no room for is drained and answered like a request that could not be read),
  * answer once, close. A request that cannot be read (bad frames, bad JSON, early end, idle
  * timeout) still gets an answer when the socket is writable: an error verdict (BWSCAN) or a
  * defer (BWMAIL); the agent would defer anyway, this only tells it why.
  */
 import type { Socket } from "node:net";
+import { type ByteBudget, processStreamBudget } from "../clamd/byte-budget.js";
 import type { ExtensionHandler } from "../clamd/server.js";
 import { encodeMessage } from "./frames.js";
 import { MailService, type ServiceDeps } from "./mail-service.js";
@@ -20,7 +23,14 @@ export type { ServiceDeps } from "./mail-service.js";
 
 const message = (e: unknown) => String((e as Error)?.message ?? e);
 
-export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHandler; BWMAIL: ExtensionHandler } {
+export interface ExtensionOptions {
+  /** what the requests' streams are charged to (host/clamd/byte-budget.ts); default: the
+   *  process-wide budget, shared with the clamd servers */
+  streamBudget?: ByteBudget;
+}
+
+export function createDaemonExtensions(deps: ServiceDeps, opts: ExtensionOptions = {}): { BWSCAN: ExtensionHandler; BWMAIL: ExtensionHandler } {
+  const budget = opts.streamBudget ?? processStreamBudget;
   const mail = new MailService(deps);
   const { log } = deps;
   const watch = (sock: Socket) => sock.on("error", (e) => log.debug(`service: connection error: ${e.message}`));
@@ -30,8 +40,9 @@ export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHa
     void (async () => {
       const maxFileSize = deps.config().int("global", "max_file_size");
       let reply;
+      let req;
       try {
-        const req = await receiveRequest(sock, rest, maxFileSize);
+        req = await receiveRequest(sock, rest, maxFileSize, undefined, budget);
         const { agent } = parseScanRequest(req.head);
         if (!deps.config().bool(agent, "agent_enabled")) throw new Error(`the ${agent} agent is disabled`);
         // the body serves nothing else: the scanner may move it to its worker (transfer)
@@ -48,6 +59,8 @@ export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHa
       } catch (e) {
         log.error(`BWSCAN: ${message(e)}`);
         reply = errorVerdict(message(e));
+      } finally {
+        req?.release(); // scanned, or not going to be
       }
       sendReply(sock, encodeMessage(reply));
     })().catch((e) => {
@@ -62,21 +75,26 @@ export function createDaemonExtensions(deps: ServiceDeps): { BWSCAN: ExtensionHa
       const maxFileSize = deps.config().int("global", "max_file_size");
       let req;
       try {
-        req = await receiveRequest(sock, rest, maxFileSize);
+        req = await receiveRequest(sock, rest, maxFileSize, undefined, budget);
       } catch (e) {
         const reason = message(e);
         log.error(`BWMAIL: request not read, deferring: ${reason}`);
         return sendReply(sock, encodeMessage(deferResult(reason)));
       }
-      let request;
+      let outcome;
       try {
-        request = parseMailRequest(req.head);
-      } catch (e) {
-        const reason = `bad request: ${message(e)}`;
-        log.error(`BWMAIL: ${reason}`);
-        return sendReply(sock, encodeMessage(deferResult(reason)));
+        let request;
+        try {
+          request = parseMailRequest(req.head);
+        } catch (e) {
+          const reason = `bad request: ${message(e)}`;
+          log.error(`BWMAIL: ${reason}`);
+          return sendReply(sock, encodeMessage(deferResult(reason)));
+        }
+        outcome = await mail.handle(request, { mail: req.body, received: req.received, overflow: req.overflow });
+      } finally {
+        req.release(); // judged (or refused); the reply's mail is a buffer of its own
       }
-      const outcome = await mail.handle(request, { mail: req.body, received: req.received, overflow: req.overflow });
       sendReply(sock, encodeMessage(outcome.result, outcome.result.rewritten ? outcome.mail : undefined));
     })().catch((e) => {
       log.error(`BWMAIL: internal error: ${message(e)}`);

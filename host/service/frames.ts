@@ -9,8 +9,13 @@
  * on past `maxBody` is drained, not stored: `overflow` is set and `received` keeps counting, so
  * the receiver can still answer ("not scanned") instead of cutting the peer off mid-write.
  * Stored bytes go straight into one growing buffer (StreamBuffer, capped at `maxBody`), which
- * the receiver owns whole and may hand to the scanner without a copy.
+ * the receiver owns whole and may hand to the scanner without a copy. With a `budget` (the
+ * daemon's process-wide stream budget, host/clamd/byte-budget.ts) the buffer's growth is charged
+ * to it; when it has no room, what was stored is dropped, `refused` says why and the rest of the
+ * stream is drained like an overflow, so the receiver still answers (an error, never a verdict on
+ * part of the object). The receiver calls release() once the stored bytes are scanned or dropped.
  */
+import type { ByteBudget } from "../clamd/byte-budget.js";
 import { StreamBuffer } from "../clamd/framing.js";
 
 /** Bytes per data frame written. 64 KiB keeps every write small (as the agents' INSTREAM did)
@@ -24,6 +29,8 @@ export interface DecoderOptions {
   maxBody: number;
   /** whether a stream follows this metadata (a reply without a rewritten mail has none) */
   hasBody: (head: unknown) => boolean;
+  /** budget the stored stream is charged to (the daemon side); none: not charged */
+  budget?: ByteBudget;
 }
 
 type State = "head-length" | "head" | "body-length" | "body" | "done" | "failed";
@@ -44,11 +51,14 @@ export class FramedMessageDecoder {
   received = 0;
   /** more than maxBody stream bytes were received (only the first maxBody are kept) */
   overflow = false;
+  /** the stream could not be stored (the budget had no room, or memory ran out): why. The
+   *  stream is drained to its end all the same; nothing of it is kept. */
+  refused: string | undefined = undefined;
   /** why the input was refused; nothing more is read after an error */
   error: string | undefined = undefined;
 
   constructor(private readonly opts: DecoderOptions) {
-    this.stored = new StreamBuffer(opts.maxBody);
+    this.stored = new StreamBuffer(opts.maxBody, opts.budget);
   }
 
   /** the whole message (metadata and stream, if any) has been received */
@@ -60,6 +70,11 @@ export class FramedMessageDecoder {
   body(): Buffer {
     this.taken ??= this.stored.take();
     return this.taken;
+  }
+
+  /** Give the stored bytes' budget charge back (after their scan, or when they are dropped). */
+  release(): void {
+    this.stored.release();
   }
 
   private fail(reason: string): void {
@@ -97,7 +112,15 @@ export class FramedMessageDecoder {
         case "body": {
           const n = Math.min(this.frameLeft, data.length - off);
           const room = this.opts.maxBody - this.stored.size;
-          if (room > 0) this.stored.append(data.subarray(off, off + Math.min(room, n)));
+          if (room > 0 && this.refused === undefined) {
+            try {
+              this.stored.append(data.subarray(off, off + Math.min(room, n)));
+            } catch (e) {
+              // no budget (or no memory) for this stream: free what it holds for the others
+              this.refused = String((e as Error)?.message ?? e);
+              this.stored.release();
+            }
+          }
           this.received += n;
           if (this.received > this.opts.maxBody) this.overflow = true;
           this.frameLeft -= n;

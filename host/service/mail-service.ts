@@ -88,6 +88,13 @@ function baseOptions(config: Config, agent: AgentSection): Record<string, string
 
 class Deferred extends Error {}
 
+/** How far judge() got, for handle() to count a scan that ran before a defer. */
+interface ScanProgress {
+  verdict?: Verdict;
+  /** recordScan was called for it (never count one scan twice) */
+  counted: boolean;
+}
+
 export class MailService {
   private readonly userConfigs = new UserConfigCache();
 
@@ -95,18 +102,22 @@ export class MailService {
 
   /** Never rejects: every failure is a defer result (logged at error). */
   async handle(req: MailRequest, input: MailInput): Promise<MailOutcome> {
+    const progress: ScanProgress = { counted: false };
     try {
-      return await this.judge(req, input);
+      return await this.judge(req, input, progress);
     } catch (e) {
       const reason = e instanceof Deferred ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
       this.deps.log.error(`mail deferred: ${reason}`, { agent: req.agent, sender: req.sender ?? "", recipients: req.recipients ?? [], size: input.received });
+      // the scan ran before the defer (cleaning failed, a rewrite over its bound): its objects
+      // were scanned and are counted (SPEC §2), as not cleaned, since the mail is not delivered
+      if (progress.verdict && !progress.counted) this.count(() => this.deps.stats.recordScan(req.agent, progress.verdict!, false));
       this.count(() => this.deps.stats.recordDecision(req.agent, "defer"));
       const recipients = (req.recipients ?? []).map((recipient) => ({ recipient, action: "defer" as const, reason }));
       return { result: { action: "defer", reason, recipients, verdict: errorVerdict(reason), cleaned: false, rewritten: false, headers: [] } };
     }
   }
 
-  private async judge(req: MailRequest, input: MailInput): Promise<MailOutcome> {
+  private async judge(req: MailRequest, input: MailInput, progress: ScanProgress): Promise<MailOutcome> {
     const { log } = this.deps;
     const config = this.deps.config();
     const scanner = this.deps.scanner();
@@ -121,6 +132,7 @@ export class MailService {
       verdict = input.overflow || req.truncated || input.received > maxFileSize
         ? oversizeVerdict(maxFileSize, input.received, req.truncated === true)
         : await scanner.scan(input.mail, { name: "mail" });
+      progress.verdict = verdict;
     }
 
     // ---- clean when the mail is infected and a recipient asks for it ----
@@ -192,7 +204,10 @@ export class MailService {
     if (blockedByScan) quarantineId = await this.keep(req, input, verdict!, reason);
 
     // ---- statistics and log ----
-    if (verdict) this.count(() => this.deps.stats.recordScan(agent, verdict!, cleaned));
+    if (verdict) {
+      progress.counted = true;
+      this.count(() => this.deps.stats.recordScan(agent, verdict!, cleaned));
+    }
     this.count(() => this.deps.stats.recordDecision(agent, action));
     this.logMessage(req, input, verdict, action, reason, quarantineId);
     if (verdict?.status === "error") log.error(`mail deferred: ${reason}`, { agent, sender: req.sender ?? "", size: input.received });

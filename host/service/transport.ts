@@ -4,6 +4,7 @@
  * (host/clamd/server.ts `extensions`) paused, with the bytes read after the command.
  */
 import type { Socket } from "node:net";
+import { type ByteBudget, processStreamBudget } from "../clamd/byte-budget.js";
 import { FramedMessageDecoder } from "./frames.js";
 import { MAX_METADATA_FRAME } from "./protocol.js";
 
@@ -26,13 +27,17 @@ export interface Request {
   received: number;
   /** the stream was longer than maxBody */
   overflow: boolean;
+  /** Give the body's stream-budget charge back: call once its scan is over (idempotent). */
+  release: () => void;
 }
 
-/** Read one request. Rejects on a protocol error, a reset, an early end or the idle timeout;
- *  the message says which. Reading stops once the request is complete. */
-export function receiveRequest(sock: Socket, rest: Buffer, maxBody: number, totalMs = REQUEST_TOTAL_TIMEOUT_MS): Promise<Request> {
+/** Read one request. Rejects on a protocol error, a reset, an early end, the idle timeout or a
+ *  stream the budget had no room for (drained to its end first); the message says which.
+ *  Reading stops once the request is complete. The body is charged to `budget` until the
+ *  Request's release() (a rejected request holds nothing). */
+export function receiveRequest(sock: Socket, rest: Buffer, maxBody: number, totalMs = REQUEST_TOTAL_TIMEOUT_MS, budget: ByteBudget = processStreamBudget): Promise<Request> {
   return new Promise((resolve, reject) => {
-    const dec = new FramedMessageDecoder({ maxHead: MAX_METADATA_FRAME, maxBody, hasBody: () => true });
+    const dec = new FramedMessageDecoder({ maxHead: MAX_METADATA_FRAME, maxBody, hasBody: () => true, budget });
     let settled = false;
     const settle = (err: Error | null) => {
       if (settled) return;
@@ -43,13 +48,15 @@ export function receiveRequest(sock: Socket, rest: Buffer, maxBody: number, tota
       sock.off("timeout", onTimeout);
       sock.setTimeout(0);
       sock.pause();
-      if (err) reject(err);
-      else resolve({ head: dec.head, body: dec.body(), received: dec.received, overflow: dec.overflow });
+      if (err) {
+        dec.release();
+        reject(err);
+      } else resolve({ head: dec.head, body: dec.body(), received: dec.received, overflow: dec.overflow, release: () => dec.release() });
     };
     const onData = (d: Buffer) => {
       dec.push(d);
       if (dec.error !== undefined) settle(new Error(`bad request: ${dec.error}`));
-      else if (dec.complete) settle(null);
+      else if (dec.complete) settle(dec.refused === undefined ? null : new Error(`stream not stored: ${dec.refused}`));
     };
     const onEnd = () => settle(new Error("the client closed the connection before the end of its request"));
     const onTimeout = () => settle(new Error(`no data from the client for ${REQUEST_IDLE_TIMEOUT_MS} ms`));

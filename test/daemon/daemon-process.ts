@@ -39,9 +39,18 @@ export interface DaemonProcess {
   exited: Promise<number | null>;
 }
 
-/** Start `bulwark daemon --foreground` and wait for its pid file (written once it serves and its
- *  agents reported ready). `env` is added to this process's environment. */
-export async function startDaemonProcess(config: string, cacheDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+export interface SpawnedDaemon {
+  child: ChildProcess;
+  /** what it wrote so far, stdout and stderr together */
+  rawLog(): string;
+  /** its exit code */
+  exited: Promise<number | null>;
+  /** its exit code, once its output has been read to the end (waits for children holding it) */
+  closed: Promise<number | null>;
+}
+
+/** Spawn `bulwark daemon --foreground` without waiting for anything. */
+export function spawnDaemonProcess(config: string, env: NodeJS.ProcessEnv = {}): SpawnedDaemon {
   const child = spawn(process.execPath, [join(ROOT, "bin", "bulwark"), "daemon", "--config", config, "--foreground"], {
     stdio: ["ignore", "pipe", "pipe"],
     // no syslog: test machines may have no /dev/log (the syslog path has its own test, test/log/)
@@ -52,6 +61,14 @@ export async function startDaemonProcess(config: string, cacheDir: string, env: 
   child.stdout!.on("data", (d) => (log += d));
   child.stderr!.on("data", (d) => (log += d));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+  return { child, rawLog: () => log, exited, closed };
+}
+
+/** Start `bulwark daemon --foreground` and wait for its pid file (written once it serves and its
+ *  agents reported ready). `env` is added to this process's environment. */
+export async function startDaemonProcess(config: string, cacheDir: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
+  const { child, rawLog, exited } = spawnDaemonProcess(config, env);
   const pidFile = join(cacheDir, "bulwark.pid");
   const deadline = Date.now() + START_TIMEOUT_MS;
   // a pid file left by a killed daemon may be there already: wait for one naming this child
@@ -59,11 +76,11 @@ export async function startDaemonProcess(config: string, cacheDir: string, env: 
   while (!ours()) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`daemon did not start: ${log}`);
+      throw new Error(`daemon did not start: ${rawLog()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, socket: join(cacheDir, "bulwark.sock"), pidFile, log: () => readableLog(log), exited };
+  return { child, socket: join(cacheDir, "bulwark.sock"), pidFile, log: () => readableLog(rawLog()), exited };
 }
 
 /** The daemon's log as text lines: each JSON line (host/log) becomes `class: msg {fields}`, so

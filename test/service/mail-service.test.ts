@@ -141,6 +141,35 @@ describe("cleaning that fails on our side", () => {
     });
   }
 
+  it("a mail deferred after its scan still counts the objects that were scanned (SPEC §2), once", async () => {
+    const stats = new Statistics();
+    const svc = new MailService({ config: () => cleaning, scanner: () => faulty("error"), stats, quarantine, log: silent });
+    const out = await svc.handle({ agent: "pipe", recipients: ["r@y.test"] }, { mail, received: mail.length, overflow: false });
+    expect(out.result.action).toBe("defer");
+    // what the same mail's scan counts on its own, from the real scanner
+    const v = await scanner.scan(mail, { name: "mail" });
+    expect(v.status).toBe("infected");
+    expect(v.objects).toBeGreaterThan(0);
+    const pipe = stats.snapshot().agents.pipe;
+    expect(pipe.scanned).toBe(v.objects);
+    expect(pipe.infected).toBe(new Set(v.detections.map((d) => d.path)).size);
+    expect(pipe.infected).toBeGreaterThan(0);
+    expect(pipe.cleaned).toBe(0);
+    expect(pipe.deferred).toBe(1);
+    expect(pipe.accepted + pipe.rejected + pipe.discarded).toBe(0);
+  });
+
+  it("a mail deferred before any scan (a disabled agent) counts no object, only the message", async () => {
+    const off = loadConfigText(["[global]", `cache_dir = "${dir}"`, "", "[pipe]", "agent_enabled = no", ""].join("\n"), join(dir, "bulwark.cfg")).config;
+    const stats = new Statistics();
+    const svc = new MailService({ config: () => off, scanner: () => scanner, stats, quarantine, log: silent });
+    const out = await svc.handle({ agent: "pipe" }, { mail, received: mail.length, overflow: false });
+    expect(out.result.action).toBe("defer");
+    const pipe = stats.snapshot().agents.pipe;
+    expect(pipe.scanned).toBe(0);
+    expect(pipe.deferred).toBe(1);
+  });
+
   it("with a working scanner the same mail is cleaned and accepted (the setup is sound)", async () => {
     const svc = new MailService({ config: () => cleaning, scanner: () => scanner, stats: new Statistics(), quarantine, log: silent });
     const out = await svc.handle({ agent: "pipe", recipients: ["r@y.test"] }, { mail, received: mail.length, overflow: false });
