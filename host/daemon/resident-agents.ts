@@ -8,6 +8,8 @@ import type { AgentSection } from "../config/schema.js";
 
 export const RESIDENT_AGENTS: Partial<Record<AgentSection, string>> = {
   clamd: "dist/agents/clamd/main.js",
+  smfi: "dist/agents/milter/main.js",
+  smtp: "dist/agents/smtp/main.js",
 };
 
 export function isResidentAgent(agent: AgentSection): boolean {

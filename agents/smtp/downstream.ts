@@ -1,0 +1,99 @@
+/**
+ * The SMTP agent's side towards the next hop ([smtp] server_addr:server_port), with nodemailer's
+ * SMTP client: one connection per relayed mail (the agent holds no idle connections, so a
+ * restarted Postfix is picked up at once), plus an EHLO probe at start-up that tells the agent
+ * which keywords it may offer its own clients. Every failure comes back as a value, never an
+ * exception: the caller answers 451 (or the downstream's own 5xx).
+ */
+import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
+
+/** Time to open the TCP connection to the next hop (loopback/LAN: seconds at most). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Time for the next hop's greeting: Postfix may delay it (smtpd_delay_open), rarely > 30 s. */
+export const GREETING_TIMEOUT_MS = 30_000;
+/** Longest silence of the next hop during one command or the DATA: Postfix's own
+ *  smtp_data_done_timeout is 600 s, but our client is waiting with its own (usually 600 s at
+ *  end-of-DATA, RFC 5321 §4.5.3.2.6) timer running; 120 s leaves it time to hear our 451. */
+export const SOCKET_TIMEOUT_MS = 120_000;
+
+export interface Hop {
+  host: string;
+  port: number;
+  /** our EHLO name */
+  name: string;
+}
+
+function connection(hop: Hop): SMTPConnection {
+  return new SMTPConnection({
+    host: hop.host,
+    port: hop.port,
+    name: hop.name,
+    secure: false,
+    ignoreTLS: true, // loopback/LAN hop; STARTTLS towards it is not part of this slice
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    greetingTimeout: GREETING_TIMEOUT_MS,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+    logger: false,
+  });
+}
+
+/** The next hop's EHLO keyword lines (without the greeting line), or an error. */
+export function probeEhlo(hop: Hop): Promise<{ lines: string[] } | { error: string }> {
+  return new Promise((resolve) => {
+    const c = connection(hop);
+    let done = false;
+    const finish = (r: { lines: string[] } | { error: string }) => {
+      if (done) return;
+      done = true;
+      resolve(r);
+    };
+    c.on("error", (e: Error) => finish({ error: e.message }));
+    c.connect((err) => {
+      if (err) return finish({ error: err.message });
+      // nodemailer keeps the EHLO reply lines here; not in its typings
+      const lines = (c as unknown as { _ehloLines?: string[] })._ehloLines ?? [];
+      c.quit();
+      finish({ lines: [...lines] });
+    });
+  });
+}
+
+export interface RelayEnvelope {
+  from: string;
+  to: string[];
+  use8BitMime: boolean;
+}
+
+/** What the next hop said: `accepted` with its DATA reply line, or a failure with its reply
+ *  when it gave one (`code` 0 when it gave none: unreachable, timeout, cut connection). */
+export type RelayResult =
+  | { ok: true; reply: string; rejected: string[] }
+  | { ok: false; code: number; reply: string; error: string };
+
+/** Relay one message; `message` must use CRLF line ends and must not be dot-stuffed. */
+export function relay(hop: Hop, envelope: RelayEnvelope, message: Buffer): Promise<RelayResult> {
+  return new Promise((resolve) => {
+    const c = connection(hop);
+    let done = false;
+    const finish = (r: RelayResult) => {
+      if (done) return;
+      done = true;
+      if (r.ok) c.quit();
+      else c.close();
+      resolve(r);
+    };
+    const fail = (e: SMTPConnection.SMTPError | Error) => {
+      const se = e as SMTPConnection.SMTPError;
+      const reply = typeof se.response === "string" ? se.response : "";
+      finish({ ok: false, code: /^[245]\d\d/.test(reply) ? Number(reply.slice(0, 3)) : 0, reply, error: e.message });
+    };
+    c.on("error", fail);
+    c.connect((err) => {
+      if (err) return fail(err);
+      c.send({ from: envelope.from, to: envelope.to, use8BitMime: envelope.use8BitMime, size: message.length }, message, (e, info) => {
+        if (e) return fail(e);
+        finish({ ok: true, reply: String(info.response), rejected: (info.rejected ?? []).map(String) });
+      });
+    });
+  });
+}

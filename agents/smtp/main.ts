@@ -1,0 +1,179 @@
+/**
+ * The [smtp] agent: an SMTP proxy (Postfix content_filter / smtpd_proxy_filter, or in front of
+ * any MTA), run by the daemon's supervisor as `node dist/agents/smtp/main.js --config FILE`.
+ * Talks to: SMTP clients on [smtp] listen_addr:listen_port (smtp-server); the manager on
+ *   daemon_socket_path with one zBWMAIL request per message at end of DATA; the next hop on
+ *   server_addr:server_port (nodemailer's SMTP client), only for mail the daemon accepted; its
+ *   parent over the IPC channel (it says "ready" once it listens).
+ * Reads: the configuration. Each message is held in memory up to [global] max_file_size (a
+ *   larger one is refused with 552, as the SIZE it announces says).
+ * Writes: nothing on disk; log lines on stderr (the supervisor relays them into the daemon's log).
+ * On failure: never a 250 before the next hop accepted. Daemon unreachable, a malformed answer,
+ *   the next hop refusing temporarily, unreachable or timing out -> 451 (the client retries);
+ *   the next hop's own 5xx is passed back. A bad configuration or a port that cannot be opened
+ *   exits 2 (the supervisor restarts it with back-off). SIGTERM/SIGINT or a closed IPC channel
+ *   (the manager is gone) closes the listener and exits 0.
+ */
+import os from "node:os";
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
+import { wireOf, smtpReplyLine } from "../../host/policy/wire.js";
+import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
+import { compileRelayPolicy, DEFAULT_LOCAL_DOMAINS, DEFAULT_RELAY_NETWORKS, decideRelay, inRelayNetworks } from "./relay-check.js";
+import { filterEhlo } from "./ehlo-filter.js";
+import { probeEhlo, type Hop } from "./downstream.js";
+import { handleMessage, smtpError, type MessageContext } from "./message.js";
+
+/** Added to max_scan_time for the longest wait on the manager for one mail: the scan may take
+ *  max_scan_time plus the pool watchdog's grace, and the mail may wait in the manager's queue. */
+const REPLY_MARGIN_MS = 30_000;
+/** Concurrent client connections: each may hold one message of up to max_file_size in memory. */
+const MAX_CLIENTS = 100;
+/** Time a stopping agent waits for open sessions before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+/** Idle time of a client between commands (RFC 5321 §4.5.3.2.7 asks servers for 5 minutes). */
+const CLIENT_IDLE_TIMEOUT_MS = 300_000;
+
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+/** The address of the host that really connected (XFORWARD ADDR replaces remoteAddress). */
+function peerAddress(session: SMTPServerSession): string {
+  const original = session.xForward?.get("ADDR:DEFAULT");
+  return typeof original === "string" && original !== "" ? original : session.remoteAddress;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = splitConfigArg(argv);
+  if (args.error || args.rest.length) {
+    log(`error: ${args.error ?? `unexpected argument ${JSON.stringify(args.rest[0])}`}; usage: smtp agent --config FILE`);
+    return 2;
+  }
+  const ac = loadAgentConfig(args.config, "smtp");
+  if ("error" in ac) {
+    log(`error: ${ac.error}`);
+    return 2;
+  }
+  const { config, socketPath } = ac;
+  // No relay keys in the schema yet: the documented defaults of relay-check.ts apply
+  // (loopback clients only, no local domains).
+  const { policy: relayPolicy, errors } = compileRelayPolicy(DEFAULT_RELAY_NETWORKS, DEFAULT_LOCAL_DOMAINS);
+  if (errors.length) {
+    log(`error: ${errors.join("; ")}`);
+    return 2;
+  }
+  const maxFileSize = config.int("global", "max_file_size");
+  const hop: Hop = { host: config.str("smtp", "server_addr"), port: config.int("smtp", "server_port"), name: os.hostname() };
+
+  // What we offer depends on what the next hop offers; if it cannot be asked now, offer only
+  // what needs nothing from it (the conservative set).
+  const probe = await probeEhlo(hop);
+  if ("error" in probe) log(`warning: cannot read the EHLO of ${hop.host}:${hop.port} (${probe.error}); offering the minimal ESMTP set`);
+  const offer = filterEhlo("lines" in probe ? probe.lines : [], {
+    maxMessageBytes: maxFileSize,
+    pipelining: true,
+    eightBitMime: true, // forwarded as BODY=8BITMIME
+    smtputf8: false, // not forwarded yet
+    dsn: false, // not forwarded yet
+    xforward: true,
+  });
+  const has = (k: string) => offer.keywords.some((w) => w.split(" ")[0] === k);
+  if (offer.stripped.length) log(`not offering the next hop's ${offer.stripped.join(", ")}`);
+
+  const ctx: MessageContext = {
+    socketPath,
+    hop,
+    maxFileSize,
+    daemonTimeoutMs: config.int("global", "max_scan_time") + REPLY_MARGIN_MS,
+    log,
+  };
+
+  const server = new SMTPServer({
+    banner: "Bulwark SMTP proxy",
+    logger: false,
+    authOptional: true,
+    disabledCommands: ["AUTH", "STARTTLS"],
+    hideSTARTTLS: true,
+    hidePIPELINING: !has("PIPELINING"),
+    hide8BITMIME: !has("8BITMIME"),
+    hideSMTPUTF8: !has("SMTPUTF8"),
+    hideDSN: !has("DSN"),
+    hideENHANCEDSTATUSCODES: true,
+    // SIZE is announced only when the next hop announces it; the limit is enforced either way
+    // (message.ts counts the bytes), smtp-server's own check only when announced.
+    size: offer.size,
+    // XFORWARD is honoured only from relay networks (checked in onMailFrom); XCLIENT never.
+    useXForward: true,
+    useXClient: false,
+    maxClients: MAX_CLIENTS,
+    socketTimeout: CLIENT_IDLE_TIMEOUT_MS,
+    onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
+      const peer = peerAddress(session);
+      if (session.xForward?.has("ADDR") && !inRelayNetworks(relayPolicy, peer)) {
+        return cb(smtpError(550, "5.7.1 XFORWARD is accepted only from the trusted MTA"));
+      }
+      cb();
+    },
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
+      const d = decideRelay(relayPolicy, peerAddress(session), `<${address.address}>`);
+      if (!d.allowed) {
+        log(`refused RCPT <${address.address}> from ${peerAddress(session)}: ${d.detail}`);
+        return cb(smtpError(d.reason === "syntax" ? 501 : 554, `5.7.1 ${d.detail}`));
+      }
+      cb();
+    },
+    onData(stream, session, cb) {
+      handleMessage(ctx, stream, session, peerAddress(session)).then(
+        (r) => ("error" in r ? cb(r.error) : cb(null, r.message)),
+        (e: Error) => {
+          log(`error: ${e?.stack ?? e}`);
+          const w = wireOf({ action: "defer" }, "smtp");
+          cb(smtpError(w.code, `${w.enhanced} ${w.text}`));
+        },
+      );
+    },
+  });
+  server.on("error", (e: Error) => log(`error: smtp listener: ${e.message}`));
+
+  const addr = config.str("smtp", "listen_addr");
+  const port = config.int("smtp", "listen_port");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      server.server.once("error", onError);
+      server.listen(port, addr, () => {
+        server.server.removeListener("error", onError);
+        resolve();
+      });
+    });
+  } catch (e) {
+    log(`error: cannot listen on ${addr}:${port}: ${(e as Error).message}`);
+    return 2;
+  }
+  log(`SMTP proxy on ${addr}:${port}, relaying to ${hop.host}:${hop.port} (${smtpReplyLine(wireOf({ action: "defer" }, "smtp"))} on any failure)`);
+
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => process.exit(code));
+    // smtp-server waits for open sessions; do not let one hold a shutdown forever
+    setTimeout(() => process.exit(code), SHUTDOWN_GRACE_MS).unref();
+  };
+  process.once("SIGTERM", () => stop(0));
+  process.once("SIGINT", () => stop(0));
+  process.once("disconnect", () => {
+    log("the daemon is gone; stopping");
+    stop(0);
+  });
+  process.send?.({ type: "ready" });
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: Error) => {
+    log(`error: ${e?.stack ?? e}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,117 @@
+/**
+ * One message through the SMTP agent, from end of DATA to the reply: read the DATA (bounded by
+ * max_file_size), normalise line ends, ask the daemon (zBWMAIL), and on accept relay to the next
+ * hop and pass its reply back. The answer is either the text of a 250 (smtp-server adds the
+ * code) or an Error carrying responseCode; replies come from host/policy/wire.ts except the next
+ * hop's own.
+ */
+import type { Readable } from "node:stream";
+import type { SMTPServerSession } from "smtp-server";
+import { formatHeaderFields } from "../../host/policy/headers.js";
+import { wireOf } from "../../host/policy/wire.js";
+import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
+import { daemonMail } from "../common/daemon-client.js";
+import { relay, type Hop } from "./downstream.js";
+import { normaliseLineEnds } from "./line-ends.js";
+
+/** Longest reason text put in a reply line (RFC 5321 §4.5.3.1.5: a reply line is at most 512
+ *  octets with its code and CRLF). */
+const MAX_REASON_CHARS = 300;
+
+export interface MessageContext {
+  socketPath: string;
+  hop: Hop;
+  maxFileSize: number;
+  daemonTimeoutMs: number;
+  log: (m: string) => void;
+}
+
+export type MessageAnswer = { message: string } | { error: Error };
+
+export function smtpError(code: number, text: string): Error {
+  const e = new Error(text.replace(/[\r\n]+/g, " ")) as Error & { responseCode: number };
+  e.responseCode = code;
+  return e;
+}
+
+function wireError(action: "defer" | "reject", reason?: string): MessageAnswer {
+  const w = wireOf({ action }, "smtp");
+  const why = reason ? `: ${reason.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, MAX_REASON_CHARS)}` : "";
+  return { error: smtpError(w.code, `${w.enhanced} ${w.text}${why}`) };
+}
+
+/** Reads the DATA stream, keeping at most `max` bytes but consuming all of it. */
+function readBounded(stream: Readable, max: number): Promise<{ data: Buffer; size: number }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let size = 0;
+    stream.on("data", (c: Buffer) => {
+      size += c.length;
+      if (kept < max) {
+        const take = c.subarray(0, Math.min(c.length, max - kept));
+        chunks.push(take);
+        kept += take.length;
+      }
+    });
+    stream.on("end", () => resolve({ data: Buffer.concat(chunks, kept), size }));
+    stream.on("error", reject);
+  });
+}
+
+export async function handleMessage(ctx: MessageContext, stream: Readable, session: SMTPServerSession, peer: string): Promise<MessageAnswer> {
+  const { data, size } = await readBounded(stream, ctx.maxFileSize + 1);
+  if (size > ctx.maxFileSize) {
+    return { error: smtpError(552, `5.3.4 Message size exceeds fixed limit of ${ctx.maxFileSize} bytes`) };
+  }
+  const mail = normaliseLineEnds(data);
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+  const to = session.envelope.rcptTo.map((r) => r.address);
+  const clientAddr = session.remoteAddress; // the XFORWARD ADDR when the trusted MTA sent one
+  const answer = await daemonMail(
+    ctx.socketPath,
+    { agent: "smtp", sender: from, recipients: to, clientAddr, serverAddr: session.localAddress },
+    mail,
+    ctx.maxFileSize + MAX_REWRITE_GROWTH,
+    ctx.daemonTimeoutMs,
+  );
+  const tag = `from=<${from}> to=${to.map((t) => `<${t}>`).join(",")} client=${clientAddr} peer=${peer}`;
+  if (!answer.ok) {
+    ctx.log(`error: deferring ${tag}: ${answer.error}`);
+    return wireError("defer");
+  }
+  const r = answer.result;
+  switch (r.action) {
+    case "reject":
+      ctx.log(`rejected ${tag}: ${r.reason}`);
+      return wireError("reject", r.reason);
+    case "defer":
+      ctx.log(`deferred ${tag}: ${r.reason}`);
+      return wireError("defer");
+    case "discard":
+      ctx.log(`discarded ${tag}: ${r.reason}${r.quarantineId ? ` (quarantine ${r.quarantineId})` : ""}`);
+      // looks exactly like accept to the sender (wire.ts)
+      return { message: `${wireOf(r, "smtp").enhanced} ${wireOf(r, "smtp").text}` };
+    case "accept":
+      break;
+    default:
+      return wireError("defer");
+  }
+  const body = r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail;
+  const outgoing = Buffer.concat([Buffer.from(formatHeaderFields(r.headers, "\r\n"), "utf8"), body]);
+  const mailArgs = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  const use8BitMime = !!mailArgs && String(mailArgs.BODY ?? "").toUpperCase() === "8BITMIME";
+  const sent = await relay(ctx.hop, { from, to, use8BitMime }, outgoing);
+  if (!sent.ok) {
+    if (sent.code >= 500) {
+      ctx.log(`next hop refused ${tag}: ${sent.reply}`);
+      return { error: smtpError(sent.code, sent.reply.replace(/^\d{3}[ -]/, "")) };
+    }
+    ctx.log(`error: deferring ${tag}: next hop ${ctx.hop.host}:${ctx.hop.port}: ${sent.error}`);
+    return wireError("defer");
+  }
+  if (sent.rejected.length) ctx.log(`warning: next hop refused some recipients of ${tag}: ${sent.rejected.join(", ")}`);
+  ctx.log(`relayed ${tag}: ${sent.reply}`);
+  // the next hop's own reply, e.g. "2.0.0 Ok: queued as 4Xyz"
+  return { message: sent.reply.split(/\r?\n/)[0].replace(/^250[ -]/, "") };
+}
