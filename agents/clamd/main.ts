@@ -19,7 +19,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import { startClamdServer, type ClamdServer } from "../../host/clamd/server.js";
-import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
+import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
 import { RemoteScanner } from "./remote-scanner.js";
 
 /** Added to max_scan_time for the longest silence of the manager on one request: the scan may
@@ -29,7 +29,7 @@ const REPLY_MARGIN_MS = 30_000;
 /** Time for a zRELOAD / zSHUTDOWN to be delivered to the manager. */
 const FORWARD_TIMEOUT_MS = 5_000;
 
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const log = agentLog;
 
 /** Send a one-line command (RELOAD, SHUTDOWN) to the manager; resolves when it answered or
  *  closed, rejects when it cannot be reached. */
@@ -55,16 +55,8 @@ function forward(socketPath: string, command: string): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = splitConfigArg(argv);
-  if (args.error || args.rest.length) {
-    log(`error: ${args.error ?? `unexpected argument ${JSON.stringify(args.rest[0])}`}; usage: clamd agent --config FILE`);
-    return 2;
-  }
-  const ac = loadAgentConfig(args.config, "clamd");
-  if ("error" in ac) {
-    log(`error: ${ac.error}`);
-    return 2;
-  }
+  const ac = loadResidentConfig(argv, "clamd", log);
+  if (!ac) return 2;
   const { config, socketPath: daemonSocket } = ac;
   const scanner = new RemoteScanner(daemonSocket, "clamd", config.int("global", "max_scan_time") + REPLY_MARGIN_MS);
   const unixPath = config.path("clamd", "socket_path");
@@ -112,23 +104,8 @@ async function main(argv: string[]): Promise<number> {
     await Promise.allSettled(servers.map((s) => s.close()));
     return 2;
   }
-  process.once("SIGTERM", () => void stop(0));
-  process.once("SIGINT", () => void stop(0));
-  // The manager is gone (even killed with SIGKILL): free the ports for the next one.
-  process.once("disconnect", () => {
-    log("the daemon is gone; stopping");
-    void stop(0);
-  });
-  process.send?.({ type: "ready" });
+  serveUntilStopped((code) => void stop(code), log);
   return -1; // keep serving
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (e: Error) => {
-    log(`error: ${e?.stack ?? e}`);
-    process.exit(2);
-  },
-);
+runResidentAgent(main, log);

@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
-import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
+import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
 import { daemonMail } from "../common/daemon-client.js";
 import { serveMilterConnection } from "./session.js";
 
@@ -33,7 +33,7 @@ const MAX_CONNECTIONS = 1000;
  *  time in its queue behind other requests (as the clamd agent allows). */
 const REPLY_MARGIN_MS = 30_000;
 
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const log = agentLog;
 
 function listen(server: net.Server, where: net.ListenOptions): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -70,16 +70,8 @@ function removeStaleSocket(file: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = splitConfigArg(argv);
-  if (args.error || args.rest.length) {
-    log(`error: ${args.error ?? `unexpected argument ${JSON.stringify(args.rest[0])}`}; usage: milter agent --config FILE`);
-    return 2;
-  }
-  const ac = loadAgentConfig(args.config, "smfi");
-  if ("error" in ac) {
-    log(`error: ${ac.error}`);
-    return 2;
-  }
+  const ac = loadResidentConfig(argv, "smfi", log);
+  if (!ac) return 2;
   const { config, socketPath: daemonSocket } = ac;
   const maxMailBytes = config.int("global", "max_file_size");
   const timeoutMs = config.int("global", "max_scan_time") + REPLY_MARGIN_MS;
@@ -129,23 +121,8 @@ async function main(argv: string[]): Promise<number> {
     servers.forEach((s) => s.close());
     return 2;
   }
-  process.once("SIGTERM", () => void stop(0));
-  process.once("SIGINT", () => void stop(0));
-  // The manager is gone (even killed with SIGKILL): free the socket for the next one.
-  process.once("disconnect", () => {
-    log("the daemon is gone; stopping");
-    void stop(0);
-  });
-  process.send?.({ type: "ready" });
+  serveUntilStopped((code) => void stop(code), log);
   return -1; // keep serving
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (e: Error) => {
-    log(`error: ${e?.stack ?? e}`);
-    process.exit(2);
-  },
-);
+runResidentAgent(main, log);

@@ -17,7 +17,7 @@
 import os from "node:os";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
 import { wireOf, smtpReplyLine } from "../../host/policy/wire.js";
-import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
+import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
 import { compileRelayPolicy, DEFAULT_LOCAL_DOMAINS, DEFAULT_RELAY_NETWORKS, decideRelay, inRelayNetworks } from "./relay-check.js";
 import { filterEhlo } from "./ehlo-filter.js";
 import { probeEhlo, type Hop } from "./downstream.js";
@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE_MS = 5_000;
 /** Idle time of a client between commands (RFC 5321 §4.5.3.2.7 asks servers for 5 minutes). */
 const CLIENT_IDLE_TIMEOUT_MS = 300_000;
 
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const log = agentLog;
 
 /** The address of the host that really connected (XFORWARD ADDR replaces remoteAddress). */
 function peerAddress(session: SMTPServerSession): string {
@@ -42,16 +42,8 @@ function peerAddress(session: SMTPServerSession): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = splitConfigArg(argv);
-  if (args.error || args.rest.length) {
-    log(`error: ${args.error ?? `unexpected argument ${JSON.stringify(args.rest[0])}`}; usage: smtp agent --config FILE`);
-    return 2;
-  }
-  const ac = loadAgentConfig(args.config, "smtp");
-  if ("error" in ac) {
-    log(`error: ${ac.error}`);
-    return 2;
-  }
+  const ac = loadResidentConfig(argv, "smtp", log);
+  if (!ac) return 2;
   const { config, socketPath } = ac;
   // No relay keys in the schema yet: the documented defaults of relay-check.ts apply
   // (loopback clients only, no local domains).
@@ -158,22 +150,8 @@ async function main(argv: string[]): Promise<number> {
     // smtp-server waits for open sessions; do not let one hold a shutdown forever
     setTimeout(() => process.exit(code), SHUTDOWN_GRACE_MS).unref();
   };
-  process.once("SIGTERM", () => stop(0));
-  process.once("SIGINT", () => stop(0));
-  process.once("disconnect", () => {
-    log("the daemon is gone; stopping");
-    stop(0);
-  });
-  process.send?.({ type: "ready" });
+  serveUntilStopped((code) => void stop(code), log);
   return -1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code >= 0) process.exit(code);
-  },
-  (e: Error) => {
-    log(`error: ${e?.stack ?? e}`);
-    process.exit(2);
-  },
-);
+runResidentAgent(main, log);
