@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clamdRequest } from "../../agents/common/clamd-client.js";
+import { clamdRequest } from "../helpers/clamd-request.js";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
 

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { clamdRequest } from "../../agents/common/clamd-client.js";
+import { clamdRequest } from "../helpers/clamd-request.js";
 import { readableLog, ROOT, tempDir, until, writeConfig } from "./daemon-process.js";
 
 const dirs: string[] = [];

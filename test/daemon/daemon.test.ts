@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { clamdRequest } from "../../agents/common/clamd-client.js";
+import { clamdRequest } from "../helpers/clamd-request.js";
 import { loadConfig } from "../../host/config/load.js";
 import { ensureConfigFile, resolveConfigFile } from "../../host/daemon/config-file.js";
 import { EICAR, ROOT, runAgent, startDaemonProcess, tempDir, writeConfig } from "./daemon-process.js";

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { daemonScan } from "../../agents/common/daemon-client.js";
-import { clamdRequest } from "../../agents/common/clamd-client.js";
+import { clamdRequest } from "../helpers/clamd-request.js";
 import { type DaemonProcess, EICAR, startDaemonProcess, tempDir, until, writeConfig } from "./daemon-process.js";
 
 let d: DaemonProcess | undefined;

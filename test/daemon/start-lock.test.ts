@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { clamdRequest } from "../../agents/common/clamd-client.js";
+import { clamdRequest } from "../helpers/clamd-request.js";
 import { type SpawnedDaemon, readableLog, ROOT, spawnDaemonProcess, startDaemonProcess, tempDir, until, writeConfig } from "./daemon-process.js";
 
 /** How many daemons race for one cache_dir: enough that several get past every check at once. */
