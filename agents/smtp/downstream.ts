@@ -23,8 +23,8 @@ export interface Hop {
   name: string;
 }
 
-function connection(hop: Hop): SMTPConnection {
-  return new SMTPConnection({
+function connection(hop: Hop): RelayConnection {
+  return new RelayConnection({
     host: hop.host,
     port: hop.port,
     name: hop.name,
@@ -58,10 +58,70 @@ export function probeEhlo(hop: Hop): Promise<{ lines: string[] } | { error: stri
   });
 }
 
+export interface RelayRecipient {
+  address: string;
+  /** RFC 3461 NOTIFY values as the client gave them (already checked by smtp-server) */
+  notify?: string[];
+  /** RFC 3461 ORCPT, decoded ("rfc822;user@example.org") */
+  orcpt?: string;
+}
+
 export interface RelayEnvelope {
   from: string;
-  to: string[];
+  to: RelayRecipient[];
   use8BitMime: boolean;
+  /** the client sent MAIL FROM ... SMTPUTF8 (RFC 6531): pass it on, even for ASCII addresses,
+   *  since it also covers UTF-8 in the header fields */
+  smtpUtf8: boolean;
+  /** RFC 3461 RET and ENVID (ENVID decoded) */
+  dsn?: { ret?: string; envid?: string };
+}
+
+/** RFC 3461 §4: xtext. Every octet outside "!".."~", and "+" and "=", as "+HH". */
+export function encodeXtext(value: string): string {
+  let out = "";
+  for (const b of Buffer.from(value, "utf8")) {
+    out += b < 0x21 || b > 0x7e || b === 0x2b || b === 0x3d ? `+${b.toString(16).toUpperCase().padStart(2, "0")}` : String.fromCharCode(b);
+  }
+  return out;
+}
+
+/** RCPT TO parameters for one recipient, with a leading space ("" for none). */
+export function dsnRcptArgs(r: RelayRecipient): string {
+  const args: string[] = [];
+  if (r.notify?.length) args.push(`NOTIFY=${r.notify.join(",")}`);
+  if (r.orcpt) args.push(`ORCPT=${encodeXtext(r.orcpt)}`);
+  return args.length ? ` ${args.join(" ")}` : "";
+}
+
+/**
+ * nodemailer's client with the two things it cannot be told through its API (pinned nodemailer
+ * 6.10; the agent tests would notice a change in these internals, since they check the next
+ * hop's envelope):
+ * - NOTIFY/ORCPT per recipient: nodemailer puts one set of DSN parameters on every RCPT, but
+ *   each recipient has its own (RFC 3461 §4.1). It pushes the recipient it is about to send on
+ *   `_recipientQueue` just before it asks `_getDsnRcptToArgs()` for the parameters.
+ * - SMTPUTF8 for ASCII addresses: nodemailer adds it only for non-ASCII addresses.
+ * Both are added only when the next hop announced DSN / SMTPUTF8 (we offer them only then).
+ */
+class RelayConnection extends SMTPConnection {
+  rcptArgs = new Map<string, string>();
+  forceSmtpUtf8 = false;
+
+  _getDsnRcptToArgs(): string {
+    const self = this as unknown as { _recipientQueue: string[]; _supportedExtensions: string[] };
+    if (!self._supportedExtensions.includes("DSN")) return "";
+    return this.rcptArgs.get(self._recipientQueue[self._recipientQueue.length - 1]) ?? "";
+  }
+
+  _sendCommand(line: string): void {
+    const self = this as unknown as { _supportedExtensions: string[] };
+    let out = line;
+    if (this.forceSmtpUtf8 && /^MAIL FROM:/i.test(line) && !/ SMTPUTF8(?: |$)/i.test(line) && self._supportedExtensions.includes("SMTPUTF8")) {
+      out = `${line} SMTPUTF8`;
+    }
+    (SMTPConnection.prototype as unknown as { _sendCommand(l: string): void })._sendCommand.call(this, out);
+  }
 }
 
 /** What the next hop said: `accepted` with its DATA reply line, or a failure with its reply
@@ -90,7 +150,12 @@ export function relay(hop: Hop, envelope: RelayEnvelope, message: Buffer): Promi
     c.on("error", fail);
     c.connect((err) => {
       if (err) return fail(err);
-      c.send({ from: envelope.from, to: envelope.to, use8BitMime: envelope.use8BitMime, size: message.length }, message, (e, info) => {
+      for (const r of envelope.to) c.rcptArgs.set(r.address, dsnRcptArgs(r));
+      c.forceSmtpUtf8 = envelope.smtpUtf8;
+      // nodemailer checks RET itself (FULL or HDRS, as smtp-server did) and xtext-encodes ENVID
+      const dsn = envelope.dsn && (envelope.dsn.ret || envelope.dsn.envid) ? (envelope.dsn as SMTPConnection.DSNOptions) : undefined;
+      const to = envelope.to.map((r) => r.address);
+      c.send({ from: envelope.from, to, use8BitMime: envelope.use8BitMime, size: message.length, dsn }, message, (e, info) => {
         if (e) return fail(e);
         finish({ ok: true, reply: String(info.response), rejected: (info.rejected ?? []).map(String) });
       });

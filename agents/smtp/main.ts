@@ -18,10 +18,11 @@ import os from "node:os";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
 import { wireOf, smtpReplyLine } from "../../host/policy/wire.js";
 import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
-import { compileRelayPolicy, DEFAULT_LOCAL_DOMAINS, DEFAULT_RELAY_NETWORKS, decideRelay, inRelayNetworks } from "./relay-check.js";
+import { compileRelayPolicy, decideRelay, inRelayNetworks } from "./relay-check.js";
 import { filterEhlo } from "./ehlo-filter.js";
 import { probeEhlo, type Hop } from "./downstream.js";
 import { handleMessage, smtpError, type MessageContext } from "./message.js";
+import { RecipientSplitter, SPLIT_REPLY } from "../common/recipient-split.js";
 
 /** Added to max_scan_time for the longest wait on the manager for one mail: the scan may take
  *  max_scan_time plus the pool watchdog's grace, and the mail may wait in the manager's queue. */
@@ -45,11 +46,11 @@ async function main(argv: string[]): Promise<number> {
   const ac = loadResidentConfig(argv, "smtp", log);
   if (!ac) return 2;
   const { config, socketPath } = ac;
-  // No relay keys in the schema yet: the documented defaults of relay-check.ts apply
-  // (loopback clients only, no local domains).
-  const { policy: relayPolicy, errors } = compileRelayPolicy(DEFAULT_RELAY_NETWORKS, DEFAULT_LOCAL_DOMAINS);
+  // A bad entry disables this agent loudly (exit 2; the supervisor gives up after its retries)
+  // rather than relaying with a guessed policy; the other agents keep running.
+  const { policy: relayPolicy, errors } = compileRelayPolicy(config.list("smtp", "relay_networks"), config.list("smtp", "relay_domains"));
   if (errors.length) {
-    log(`error: ${errors.join("; ")}`);
+    log(`error: [smtp] relay_networks/relay_domains: ${errors.join("; ")}`);
     return 2;
   }
   const maxFileSize = config.int("global", "max_file_size");
@@ -63,12 +64,17 @@ async function main(argv: string[]): Promise<number> {
     maxMessageBytes: maxFileSize,
     pipelining: true,
     eightBitMime: true, // forwarded as BODY=8BITMIME
-    smtputf8: false, // not forwarded yet
-    dsn: false, // not forwarded yet
+    smtputf8: true, // forwarded as SMTPUTF8 (downstream.ts)
+    dsn: true, // RET/ENVID and per-recipient NOTIFY/ORCPT forwarded (downstream.ts)
     xforward: true,
   });
   const has = (k: string) => offer.keywords.some((w) => w.split(" ")[0] === k);
   if (offer.stripped.length) log(`not offering the next hop's ${offer.stripped.join(", ")}`);
+
+  const splitter = new RecipientSplitter(config, "smtp", log);
+  /** the options key of each transaction's first recipient (smtp-server makes a new envelope
+   *  object per transaction, so an entry dies with its transaction) */
+  const transactionKeys = new WeakMap<object, string>();
 
   const ctx: MessageContext = {
     socketPath,
@@ -105,11 +111,26 @@ async function main(argv: string[]): Promise<number> {
       cb();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
-      const d = decideRelay(relayPolicy, peerAddress(session), `<${address.address}>`);
+      // smtp-server has already dropped a source route (RFC 5321 §4.1.2: accepted and ignored),
+      // so `<@relay:user@local>` is checked, and relayed, as plain <user@local>
+      const smtputf8 = (session.envelope as { smtpUtf8?: boolean }).smtpUtf8 === true;
+      const d = decideRelay(relayPolicy, peerAddress(session), `<${address.address}>`, { smtputf8 });
       if (!d.allowed) {
         log(`refused RCPT <${address.address}> from ${peerAddress(session)}: ${d.detail}`);
         return cb(smtpError(d.reason === "syntax" ? 501 : 554, `5.7.1 ${d.detail}`));
       }
+      const key = splitter.keyOf({
+        sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+        recipient: address.address,
+        clientAddr: session.remoteAddress, // as message.ts sends it to the daemon
+        serverAddr: session.localAddress,
+      });
+      const first = session.envelope.rcptTo.length === 0;
+      if (!first && !RecipientSplitter.fits(transactionKeys.get(session.envelope), key)) {
+        log(`split: <${address.address}> has other settings than the transaction's first recipient; asked to send it separately`);
+        return cb(smtpError(SPLIT_REPLY.code, `${SPLIT_REPLY.enhanced} ${SPLIT_REPLY.text}`));
+      }
+      if (first && key !== undefined) transactionKeys.set(session.envelope, key);
       cb();
     },
     onData(stream, session, cb) {

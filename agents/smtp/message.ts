@@ -11,7 +11,7 @@ import { formatHeaderFields } from "../../host/policy/headers.js";
 import { wireOf } from "../../host/policy/wire.js";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { daemonMail } from "../common/daemon-client.js";
-import { relay, type Hop } from "./downstream.js";
+import { relay, type Hop, type RelayEnvelope } from "./downstream.js";
 import { normaliseLineEnds } from "./line-ends.js";
 
 /** Longest reason text put in a reply line (RFC 5321 §4.5.3.1.5: a reply line is at most 512
@@ -59,6 +59,26 @@ function readBounded(stream: Readable, max: number): Promise<{ data: Buffer; siz
   });
 }
 
+/** The envelope the next hop gets: the client's, with the ESMTP parameters we offered
+ *  (BODY=8BITMIME, SMTPUTF8, RET/ENVID, NOTIFY/ORCPT per recipient) carried over. */
+export function relayEnvelope(session: SMTPServerSession): RelayEnvelope {
+  const env = session.envelope as SMTPServerSession["envelope"] & {
+    smtpUtf8?: boolean;
+    dsn?: { ret?: string; envid?: string };
+  };
+  const mailArgs = env.mailFrom ? env.mailFrom.args : false;
+  return {
+    from: env.mailFrom ? env.mailFrom.address : "",
+    to: env.rcptTo.map((r) => {
+      const dsn = (r as typeof r & { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
+      return { address: r.address, notify: dsn?.notify, orcpt: dsn?.orcpt };
+    }),
+    use8BitMime: !!mailArgs && String(mailArgs.BODY ?? "").toUpperCase() === "8BITMIME",
+    smtpUtf8: env.smtpUtf8 === true,
+    dsn: env.dsn && (env.dsn.ret || env.dsn.envid) ? { ret: env.dsn.ret, envid: env.dsn.envid } : undefined,
+  };
+}
+
 export async function handleMessage(ctx: MessageContext, stream: Readable, session: SMTPServerSession, peer: string): Promise<MessageAnswer> {
   const { data, size } = await readBounded(stream, ctx.maxFileSize + 1);
   if (size > ctx.maxFileSize) {
@@ -99,9 +119,7 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
   }
   const body = r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail;
   const outgoing = Buffer.concat([Buffer.from(formatHeaderFields(r.headers, "\r\n"), "utf8"), body]);
-  const mailArgs = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
-  const use8BitMime = !!mailArgs && String(mailArgs.BODY ?? "").toUpperCase() === "8BITMIME";
-  const sent = await relay(ctx.hop, { from, to, use8BitMime }, outgoing);
+  const sent = await relay(ctx.hop, relayEnvelope(session), outgoing);
   if (!sent.ok) {
     if (sent.code >= 500) {
       ctx.log(`next hop refused ${tag}: ${sent.reply}`);

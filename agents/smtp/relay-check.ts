@@ -3,10 +3,10 @@
  * when the downstream server trusts it (for example a Postfix reinjection port with
  * `permit_mynetworks`): the agent itself must refuse what the downstream would have refused.
  *
- * Documented default: relay networks 127.0.0.0/8 and ::1/128, no local domains. So out of the box
- * only loopback clients (Postfix's content_filter / smtpd_proxy_filter clients) may send at all;
- * any other client is refused for every recipient except <Postmaster> until local domains are
- * configured.
+ * The networks and domains are [smtp] relay_networks and relay_domains (host/config/schema.ts).
+ * Their defaults, loopback only and no domains, mean that out of the box only loopback clients
+ * (Postfix's content_filter / smtpd_proxy_filter clients) may send at all; any other client is
+ * refused for every recipient except <Postmaster> until relay_domains is set.
  *
  * Decision (`decideRelay`), in order:
  *  1. A recipient that is not a strict RFC 5321 Path is refused (syntax), from every client.
@@ -30,8 +30,6 @@ export const MAX_PATH_OCTETS = 256;
 /** RFC 1035 §2.3.4: a domain label is at most 63 octets. */
 export const MAX_LABEL_OCTETS = 63;
 
-export const DEFAULT_RELAY_NETWORKS: readonly string[] = ["127.0.0.0/8", "::1/128"];
-export const DEFAULT_LOCAL_DOMAINS: readonly string[] = [];
 
 export type RelayTrick =
   | "percent-hack"
@@ -241,8 +239,8 @@ export interface RelayPolicy {
  * or single addresses; domains are plain names. Every bad entry is reported, none ignored.
  */
 export function compileRelayPolicy(
-  networks: readonly string[] = DEFAULT_RELAY_NETWORKS,
-  domains: readonly string[] = DEFAULT_LOCAL_DOMAINS,
+  networks: readonly string[],
+  domains: readonly string[],
 ): { policy: RelayPolicy; errors: string[] } {
   const errors: string[] = [];
   const list = new BlockList();

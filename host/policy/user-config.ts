@@ -328,12 +328,17 @@ export function resolveUserConfig(cfg: CompiledUserConfig, base: Record<string, 
   return { perRecipient, ignored };
 }
 
+/** Equal for two recipients exactly when their effective options are equal. */
+export function optionsKey(options: Record<string, string>): string {
+  return JSON.stringify(Object.keys(options).sort().map((k) => [k, options[k]]));
+}
+
 /** Recipients whose effective options are identical, in first-seen order, so an agent can scan
  *  and decide once per distinct option set. */
 export function groupByOptions(perRecipient: RecipientOptions[]): Array<{ options: Record<string, string>; recipients: string[] }> {
   const groups = new Map<string, { options: Record<string, string>; recipients: string[] }>();
   for (const r of perRecipient) {
-    const key = JSON.stringify(Object.keys(r.options).sort().map((k) => [k, r.options[k]]));
+    const key = optionsKey(r.options);
     const g = groups.get(key);
     if (g) g.recipients.push(r.recipient);
     else groups.set(key, { options: r.options, recipients: [r.recipient] });

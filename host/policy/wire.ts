@@ -28,7 +28,7 @@ export type MilterCommand =
 
 export interface MilterReply {
   command: MilterCommand;
-  /** for "y": the full SMTP reply line the MTA sends, e.g. "451 4.7.0 ..." */
+  /** for "y": the full SMTP reply line the MTA sends, e.g. "451 4.7.1 ..." */
   reply?: string;
 }
 
@@ -62,9 +62,10 @@ export interface WireAnswers {
 }
 
 // The SMTP reply of accept and discard are identical on purpose: the sender of a discarded mail
-// must not be able to tell (SPEC §4). 4.7.0 / 5.7.1: "security or policy status" (RFC 3463).
+// must not be able to tell (SPEC §4). 4.7.1 / 5.7.1: "delivery not authorized" (RFC 3463 X.7.1),
+// the codes Postfix itself uses for a milter's tempfail and reject, so logs read the same.
 const SMTP_ACCEPTED: SmtpReply = { code: 250, enhanced: "2.0.0", text: "Ok: queued" };
-const SMTP_DEFERRED: SmtpReply = { code: 451, enhanced: "4.7.0", text: "Message deferred by content filter, try again later" };
+const SMTP_DEFERRED: SmtpReply = { code: 451, enhanced: "4.7.1", text: "Message deferred by content filter, try again later" };
 const SMTP_REJECTED: SmtpReply = { code: 554, enhanced: "5.7.1", text: "Message rejected by content filter" };
 
 const smtpLine = (r: SmtpReply) => `${r.code} ${r.enhanced} ${r.text}`;

@@ -11,18 +11,17 @@
  */
 import type { Scanner } from "../api.js";
 import type { Config } from "../config/load.js";
-import { type AgentSection, optionsFor } from "../config/schema.js";
-import { displayOptionValue } from "../config/values.js";
 import type { Logger } from "../log/types.js";
 import { type Action, type Decision, decide, INTERNAL_FAULT_PREFIX, type PolicyOptions, shouldClean } from "../policy/actions.js";
 import { cleanMail } from "../policy/clean.js";
 import { addFootnote } from "../policy/footnote.js";
 import { type HeaderField, scanHeaderFields, verdictFieldValue } from "../policy/headers.js";
-import { type RecipientOptions, resolveUserConfig } from "../policy/user-config.js";
+import type { RecipientOptions } from "../policy/user-config.js";
 import type { QuarantineStore } from "../quarantine/store.js";
 import type { Verdict } from "../scan/verdict.js";
 import type { Statistics } from "../stats/counters.js";
 import { type MailRequest, type MailResult, MAX_REWRITE_GROWTH } from "./protocol.js";
+import { recipientOptions } from "./recipient-options.js";
 import { UserConfigCache } from "./user-config-file.js";
 import { errorVerdict, oversizeVerdict, trimVerdict } from "./verdicts.js";
 
@@ -79,13 +78,6 @@ const policyOf = (o: Record<string, string>): PolicyOptions => ({
 });
 
 /** The agent section's effective policy options as text (the form user_config values have). */
-function baseOptions(config: Config, agent: AgentSection): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  const section = config.section(agent);
-  for (const spec of optionsFor(agent)) if (spec.inherit) out[spec.key] = displayOptionValue(spec, section[spec.key]);
-  return out;
-}
-
 class Deferred extends Error {}
 
 /** How far judge() got, for handle() to count a scan that ran before a defer. */
@@ -227,22 +219,12 @@ export class MailService {
 
   /** Each recipient's options: the agent section's, refined by its user_config file. */
   private recipientOptions(config: Config, req: MailRequest): RecipientOptions[] {
-    const base = baseOptions(config, req.agent);
-    const recipients = req.recipients?.length ? req.recipients : [""];
-    const file = config.path(req.agent, "user_config");
-    if (file === "") return recipients.map((recipient) => ({ recipient, options: base, sources: {}, matched: [] }));
-    let compiled;
+    let resolved;
     try {
-      compiled = this.userConfigs.get(file, req.agent);
+      resolved = recipientOptions(config, this.userConfigs, req);
     } catch (e) {
       throw new Deferred(`${(e as Error).message} (every message of the ${req.agent} agent is deferred until it is fixed)`);
     }
-    const resolved = resolveUserConfig(compiled, base, {
-      sender: req.sender ?? "",
-      recipients,
-      clientAddress: req.clientAddr,
-      serverAddress: req.serverAddr,
-    });
     if (resolved.ignored.length) this.deps.log.debug(`user_config: addresses matching no section (not plain addresses): ${resolved.ignored.length}`, { agent: req.agent });
     return resolved.perRecipient;
   }

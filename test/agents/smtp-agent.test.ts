@@ -8,26 +8,14 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { portOpen, RawSmtp, randomCuts } from "../helpers/raw-smtp.js";
 
-/** Pause between split writes so each piece is read alone (not a timing assertion). */
-const PIECE_GAP_MS = 5;
 /** How many random cut points the hostile-client test uses. */
 const RANDOM_CUTS = 12;
-
-/** `n` distinct sorted offsets in 1..len-1 from a small seeded generator (the seed is in the
- *  test name's failure message, so a failing split can be replayed). */
-function randomCuts(len: number, n: number, seed: number): number[] {
-  let x = seed >>> 0 || 1;
-  const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % (len - 1)) + 1;
-  const set = new Set<number>();
-  while (set.size < Math.min(n, len - 1)) set.add(next());
-  return [...set].sort((a, b) => a - b);
-}
 
 const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 
@@ -58,54 +46,6 @@ const dataReply = (out: string): string => {
   const dot = lines.findIndex((l) => /^ -> \.$/.test(l));
   return dot >= 0 ? (lines.slice(dot + 1).find((l) => /^<(-|\*\*) /.test(l)) ?? "") : "";
 };
-
-/** A minimal raw SMTP client: send exactly the given bytes, read one (multi-line) reply. */
-class RawSmtp {
-  private buf = "";
-  private waiters: Array<() => void> = [];
-  private constructor(private readonly sock: net.Socket) {
-    sock.on("data", (d) => {
-      this.buf += d.toString("latin1");
-      this.waiters.splice(0).forEach((w) => w());
-    });
-  }
-  static connect(port: number): Promise<RawSmtp> {
-    return new Promise((resolve, reject) => {
-      const s = net.createConnection({ host: "127.0.0.1", port }, () => resolve(new RawSmtp(s)));
-      s.once("error", reject);
-    });
-  }
-  async reply(): Promise<string> {
-    for (;;) {
-      const m = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(this.buf);
-      if (m) {
-        this.buf = this.buf.slice(m[0].length);
-        return m[0];
-      }
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async send(bytes: string): Promise<string> {
-    this.sock.write(Buffer.from(bytes, "latin1"));
-    return this.reply();
-  }
-  /** Sends `bytes` cut at the given offsets, each piece written on its own after a pause, so
-   *  the server reads them as separate segments (a hostile client's TCP segmentation). */
-  async sendSplit(bytes: string, cuts: number[]): Promise<string> {
-    this.sock.setNoDelay(true);
-    const data = Buffer.from(bytes, "latin1");
-    let from = 0;
-    for (const cut of [...cuts, data.length]) {
-      this.sock.write(data.subarray(from, cut));
-      from = cut;
-      await new Promise((r) => setTimeout(r, PIECE_GAP_MS));
-    }
-    return this.reply();
-  }
-  close() {
-    this.sock.destroy();
-  }
-}
 
 beforeAll(async () => {
   requireBinary("postfix", "postfix");
@@ -138,16 +78,6 @@ beforeAll(async () => {
   await until(() => /SMTP proxy on/.test(orphanLog) || orphan!.exitCode !== null, "the stand-alone smtp agent");
   if (orphan.exitCode !== null) throw new Error(`stand-alone smtp agent exited: ${orphanLog}`);
 });
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection({ host: "127.0.0.1", port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on("error", () => resolve(false));
-  });
-}
 
 afterAll(async () => {
   if (orphan && orphan.exitCode === null) orphan.kill("SIGTERM");
@@ -194,7 +124,7 @@ describe("the [smtp] agent in front of a private Postfix", () => {
 
   it("daemon socket unreachable: 451, nothing relayed", async () => {
     const r = runSwaks(orphanPort, ["--header", "Subject: orphan-marker-4"]);
-    expect(dataReply(r.out)).toMatch(/^<\*\* 451 4\.7\.0 Message deferred by content filter/);
+    expect(dataReply(r.out)).toMatch(/^<\*\* 451 4\.7\.1 Message deferred by content filter/);
     runSwaks(agentPort, ["--header", "Subject: after-orphan-marker-5"]);
     await until(() => withMarker("after-orphan-marker-5").length === 1, "the mail sent after the 451");
     expect(withMarker("orphan-marker-4")).toEqual([]);

@@ -3,6 +3,7 @@
  * relay decision (relay networks, then local domains without tricks).
  */
 import { describe, expect, it } from "vitest";
+import { OPTIONS } from "../../host/config/schema.js";
 import {
   compileRelayPolicy,
   decideRelay,
@@ -106,9 +107,15 @@ describe("parsePathArgument", () => {
   });
 });
 
+/** The policy of the schema's defaults for [smtp] relay_networks and relay_domains. */
+function defaultPolicy() {
+  const spec = (key: string) => OPTIONS.find((o) => o.section === "smtp" && o.key === key)!.default as string[];
+  return compileRelayPolicy(spec("relay_networks"), spec("relay_domains"));
+}
+
 describe("compileRelayPolicy", () => {
-  it("the documented default: loopback only, no domains", () => {
-    const { policy, errors } = compileRelayPolicy();
+  it("the documented default of [smtp] relay_networks/relay_domains: loopback only, no domains", () => {
+    const { policy, errors } = defaultPolicy();
     expect(errors).toEqual([]);
     expect(policy.networkList).toEqual(["127.0.0.0/8", "::1/128"]);
     expect(policy.localDomains.size).toBe(0);
@@ -119,7 +126,7 @@ describe("compileRelayPolicy", () => {
     expect(errors).toHaveLength(5);
   });
 
-  const nets = compileRelayPolicy(["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]).policy;
+  const nets = compileRelayPolicy(["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"], []).policy;
   const membership: Array<[string, boolean]> = [
     ["192.0.2.1", true],
     ["192.0.2.255", true],
@@ -140,7 +147,7 @@ describe("compileRelayPolicy", () => {
   }
 
   it("the default networks contain 127.x and ::1 only", () => {
-    const { policy } = compileRelayPolicy();
+    const { policy } = defaultPolicy();
     expect(inRelayNetworks(policy, "127.1.2.3")).toBe(true);
     expect(inRelayNetworks(policy, "::1")).toBe(true);
     expect(inRelayNetworks(policy, "::2")).toBe(false);
@@ -195,7 +202,7 @@ describe("decideRelay", () => {
   });
 
   it("with the default policy, an outside client may send to <Postmaster> only", () => {
-    const def = compileRelayPolicy().policy;
+    const def = defaultPolicy().policy;
     expect(decideRelay(def, OUTSIDE, "<bob@example.test>").allowed).toBe(false);
     expect(decideRelay(def, OUTSIDE, "<postmaster>").allowed).toBe(true);
     expect(decideRelay(def, "127.0.0.1", "<bob@example.test>").allowed).toBe(true);
