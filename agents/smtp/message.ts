@@ -90,7 +90,16 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
   const clientAddr = session.remoteAddress; // the XFORWARD ADDR when the trusted MTA sent one
   const answer = await daemonMail(
     ctx.socketPath,
-    { agent: "smtp", sender: from, recipients: to, clientAddr, serverAddr: session.localAddress },
+    {
+      agent: "smtp",
+      sender: from,
+      recipients: to,
+      clientAddr,
+      serverAddr: session.localAddress,
+      // the client's EHLO name (XFORWARD HELO replaces it) and the MTA's name for its address
+      ...(session.hostNameAppearsAs ? { helo: String(session.hostNameAppearsAs) } : {}),
+      ...(typeof session.xForward?.get("NAME") === "string" ? { clientName: String(session.xForward.get("NAME")) } : {}),
+    },
     mail,
     ctx.maxFileSize + MAX_REWRITE_GROWTH,
     ctx.daemonTimeoutMs,

@@ -265,13 +265,17 @@ export class MailService {
       agent: req.agent,
       sender: req.sender ?? "",
       recipients: req.recipients ?? [],
+      ...(req.clientAddr ? { client: req.clientAddr } : {}),
+      ...(req.helo ? { helo: req.helo } : {}),
       verdict: verdict ? verdictFieldValue(verdict) : "not-scanned (policy)",
       action,
       reason,
       size: input.received,
       ...(quarantineId ? { quarantine: quarantineId } : {}),
     };
-    const line = `${req.agent}: ${action} from <${fields.sender}> to ${fields.recipients.length} recipient(s): ${fields.verdict}`;
+    // the client as the MTA saw it (XFORWARD / milter connect), like Postfix's "client=" field
+    const client = req.clientAddr ? ` client=${req.clientAddr}` : "";
+    const line = `${req.agent}: ${action} from <${fields.sender}> to ${fields.recipients.length} recipient(s)${client}: ${fields.verdict}`;
     log.log("summall", line, fields);
     if (verdict && (verdict.status === "infected" || verdict.status === "not_scanned")) log.log("summ", line, fields);
     // one line per detection and per part not scanned (the verdict has no list of clean parts)

@@ -56,6 +56,12 @@ export interface MailRequest {
   clientAddr?: string;
   /** address the mail came in on (user_config [server:IP] sections) */
   serverAddr?: string;
+  /** The client's HELO/EHLO name and the name the MTA found for its address (reverse DNS,
+   *  "unknown" when none), as the MTA reported them (XFORWARD HELO/NAME, milter connect and
+   *  HELO). Logged now; they are what the anti-spam checks (SPF's HELO identity, rDNS rules)
+   *  will read. */
+  helo?: string;
+  clientName?: string;
   /** The agent stopped reading the mail at max_file_size: the bytes sent are only its start,
    *  so it must not be scanned (it is "not scanned", never clean). Without it an agent whose
    *  own limit is lower than the daemon's would get a verdict on a prefix. */
@@ -108,7 +114,7 @@ export function parseMailRequest(v: unknown): MailRequest {
   const out: MailRequest = { agent: v.agent };
   const sender = optText(v, "sender");
   if (sender !== undefined) out.sender = sender;
-  for (const key of ["clientAddr", "serverAddr"] as const) {
+  for (const key of ["clientAddr", "serverAddr", "helo", "clientName"] as const) {
     const t = optText(v, key);
     if (t !== undefined) out[key] = t;
   }

@@ -155,6 +155,26 @@ describe("ESMTP parameters reach the next hop", () => {
   });
 });
 
+describe("XFORWARD from the trusted MTA", () => {
+  it("the daemon judges and logs the original client, with its HELO name, not the MTA", async () => {
+    const c = await RawSmtp.connect(trustedPort);
+    try {
+      await c.reply();
+      await c.send("EHLO mta.test\r\n");
+      expect(await c.send("XFORWARD ADDR=192.0.2.55 NAME=mx.sender.example HELO=Helo.Sender.Example PROTO=ESMTP\r\n")).toMatch(/^250 /);
+      expect(await c.send("MAIL FROM:<alice@example.test>\r\n")).toMatch(/^250 /);
+      await c.send("RCPT TO:<bob@example.test>\r\n");
+      await c.send("DATA\r\n");
+      expect(await c.send("Subject: xforward-marker-6\r\n\r\nforwarded\r\n.\r\n")).toMatch(/^250 /);
+    } finally {
+      c.close();
+    }
+    await until(() => /smtp: accept from <alice@example\.test> to 1 recipient\(s\) client=192\.0\.2\.55: clean/.test(trusted.log()), "the daemon's summary line");
+    const line = trusted.log().split("\n").find((l) => l.includes("client=192.0.2.55"))!;
+    expect(JSON.parse(line.slice(line.indexOf("{")))).toMatchObject({ client: "192.0.2.55", helo: "helo.sender.example" });
+  });
+});
+
 describe("not an open relay: a client outside relay_networks", () => {
   const tricks: Array<[string, string]> = [
     ["a recipient outside relay_domains", "<mallory@elsewhere.example>"],
