@@ -252,3 +252,18 @@ describe("recipients whose user_config settings differ", () => {
     expect(withMarker("split-marker-5").some((t) => /^Delivered-To: bob@example\.test$/m.test(t))).toBe(true);
   });
 });
+
+describe("statistics", () => {
+  it("are kept per agent: the smtp agent's messages are counted under smtp", async () => {
+    trusted.child.kill("SIGTERM"); // the counters are saved on stop
+    await trusted.exited;
+    const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), "stats", "--json", "--config", join(dir, "trusted", "bulwark.cfg")], { encoding: "utf8", timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const stats = JSON.parse(r.stdout) as { agents: Record<string, Record<string, number>> };
+    // this file sent to the trusted agent: EICAR rejected for bob and dave, discarded for carol
+    expect(stats.agents.smtp).toMatchObject({ rejected: 1, discarded: 1 });
+    expect(stats.agents.smtp.accepted).toBeGreaterThanOrEqual(5);
+    expect(stats.agents.smfi.accepted + stats.agents.smfi.rejected).toBe(0);
+  });
+});
+
