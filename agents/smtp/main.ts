@@ -1,18 +1,20 @@
 /**
  * The [smtp] agent: an SMTP proxy (Postfix content_filter / smtpd_proxy_filter, or in front of
  * any MTA), run by the daemon's supervisor as `node dist/agents/smtp/main.js --config FILE`.
- * Talks to: SMTP clients on [smtp] listen_addr:listen_port (smtp-server); the manager on
- *   daemon_socket_path with one zBWMAIL request per message at end of DATA; the next hop on
- *   server_addr:server_port (nodemailer's SMTP client), only for mail the daemon accepted; its
- *   parent over the IPC channel (it says "ready" once it listens).
- * Reads: the configuration. Each message is held in memory up to [global] max_file_size (a
- *   larger one is refused with 552, as the SIZE it announces says).
+ * Talks to: SMTP clients on [smtp] listen_addr:listen_port (smtp-server); the next hop on
+ *   server_addr:server_port, one session per client transaction (next-hop.ts): the client's
+ *   MAIL and each RCPT are passed on as they come and the next hop's answer is the client's
+ *   answer; DATA goes on only after the manager (daemon_socket_path, one zBWMAIL request at end
+ *   of DATA) accepted the mail; its parent over the IPC channel ("ready" once it listens).
+ * Reads: the configuration and the [smtp] user_config file (to keep recipients with different
+ *   settings out of one transaction). Each message is held in memory up to [global]
+ *   max_file_size (a larger one is refused with 552, as the SIZE it announces says).
  * Writes: nothing on disk; log lines on stderr (the supervisor relays them into the daemon's log).
  * On failure: never a 250 before the next hop accepted. Daemon unreachable, a malformed answer,
- *   the next hop refusing temporarily, unreachable or timing out -> 451 (the client retries);
- *   the next hop's own 5xx is passed back. A bad configuration or a port that cannot be opened
- *   exits 2 (the supervisor restarts it with back-off). SIGTERM/SIGINT or a closed IPC channel
- *   (the manager is gone) closes the listener and exits 0.
+ *   the next hop unreachable, silent or garbled -> 451 4.7.1 (the client retries); the next
+ *   hop's own 4xx/5xx is passed back. A bad configuration or a port that cannot be opened exits
+ *   2 (the supervisor restarts it with back-off, then gives up loudly). SIGTERM/SIGINT or a
+ *   closed IPC channel (the manager is gone) closes the listener and exits 0.
  */
 import os from "node:os";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
@@ -20,7 +22,8 @@ import { wireOf, smtpReplyLine } from "../../host/policy/wire.js";
 import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
 import { compileRelayPolicy, decideRelay, inRelayNetworks } from "./relay-check.js";
 import { filterEhlo } from "./ehlo-filter.js";
-import { probeEhlo, type Hop } from "./downstream.js";
+import { type Hop, probeEhlo, type Reply, replyText } from "./next-hop.js";
+import { Transactions } from "./transaction.js";
 import { handleMessage, smtpError, type MessageContext } from "./message.js";
 import { RecipientSplitter, SPLIT_REPLY } from "../common/recipient-split.js";
 
@@ -64,8 +67,8 @@ async function main(argv: string[]): Promise<number> {
     maxMessageBytes: maxFileSize,
     pipelining: true,
     eightBitMime: true, // forwarded as BODY=8BITMIME
-    smtputf8: true, // forwarded as SMTPUTF8 (downstream.ts)
-    dsn: true, // RET/ENVID and per-recipient NOTIFY/ORCPT forwarded (downstream.ts)
+    smtputf8: true, // forwarded as SMTPUTF8 (transaction.ts)
+    dsn: true, // RET/ENVID and per-recipient NOTIFY/ORCPT forwarded (transaction.ts)
     xforward: true,
   });
   const has = (k: string) => offer.keywords.some((w) => w.split(" ")[0] === k);
@@ -76,9 +79,19 @@ async function main(argv: string[]): Promise<number> {
    *  object per transaction, so an entry dies with its transaction) */
   const transactionKeys = new WeakMap<object, string>();
 
+  const transactions = new Transactions(hop);
+  /** What the client hears when the next hop gave no usable reply (down, timeout, garbled). */
+  const nextHopFailed = (what: string, r: Reply): Error => {
+    log(`error: next hop ${hop.host}:${hop.port} at ${what}: ${replyText(r)}`);
+    const w = wireOf({ action: "defer" }, "smtp");
+    return smtpError(w.code, `${w.enhanced} ${w.text}`);
+  };
+  /** The next hop's own refusal, passed back to the client as it gave it. */
+  const nextHopSaid = (r: Reply): Error => smtpError(r.code, r.lines.join(" "));
+
   const ctx: MessageContext = {
     socketPath,
-    hop,
+    hopName: `${hop.host}:${hop.port}`,
     maxFileSize,
     daemonTimeoutMs: config.int("global", "max_scan_time") + REPLY_MARGIN_MS,
     log,
@@ -106,12 +119,16 @@ async function main(argv: string[]): Promise<number> {
     disableReverseLookup: true,
     maxClients: MAX_CLIENTS,
     socketTimeout: CLIENT_IDLE_TIMEOUT_MS,
-    onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
       const peer = peerAddress(session);
       if (session.xForward?.has("ADDR") && !inRelayNetworks(relayPolicy, peer)) {
         return cb(smtpError(550, "5.7.1 XFORWARD is accepted only from the trusted MTA"));
       }
-      cb();
+      // the next hop hears MAIL now, and its answer is the client's answer
+      transactions.begin(session, address).then(
+        (r) => (r.code === 250 ? cb() : cb(r.code === 0 ? nextHopFailed("MAIL", r) : nextHopSaid(r))),
+        (e: Error) => cb(nextHopFailed("MAIL", { code: 0, lines: [], error: e.message })),
+      );
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void) {
       // smtp-server has already dropped a source route (RFC 5321 §4.1.2: accepted and ignored),
@@ -133,18 +150,40 @@ async function main(argv: string[]): Promise<number> {
         log(`split: <${address.address}> has other settings than the transaction's first recipient; asked to send it separately`);
         return cb(smtpError(SPLIT_REPLY.code, `${SPLIT_REPLY.enhanced} ${SPLIT_REPLY.text}`));
       }
-      if (first && key !== undefined) transactionKeys.set(session.envelope, key);
-      cb();
+      // the next hop's answer for this recipient is the client's answer (an unknown user is
+      // refused here, not accepted and lost)
+      transactions.rcpt(session, address).then(
+        (r) => {
+          if (r.code === 250 || r.code === 251) {
+            if (first && key !== undefined) transactionKeys.set(session.envelope, key);
+            return cb();
+          }
+          cb(r.code === 0 ? nextHopFailed("RCPT", r) : nextHopSaid(r));
+        },
+        (e: Error) => cb(nextHopFailed("RCPT", { code: 0, lines: [], error: e.message })),
+      );
     },
     onData(stream, session, cb) {
-      handleMessage(ctx, stream, session, peerAddress(session)).then(
-        (r) => ("error" in r ? cb(r.error) : cb(null, r.message)),
-        (e: Error) => {
-          log(`error: ${e?.stack ?? e}`);
-          const w = wireOf({ action: "defer" }, "smtp");
-          cb(smtpError(w.code, `${w.enhanced} ${w.text}`));
-        },
-      );
+      const next = transactions.current(session);
+      handleMessage(ctx, stream, session, peerAddress(session), next)
+        .then(
+          (r) => r,
+          (e: Error) => {
+            log(`error: ${e?.stack ?? e}`);
+            const w = wireOf({ action: "defer" }, "smtp");
+            return { error: smtpError(w.code, `${w.enhanced} ${w.text}`) };
+          },
+        )
+        .then((r) => {
+          // the transaction is over either way (a next hop that got no DATA never sees the
+          // mail); the client's answer does not wait for the next hop's QUIT reply
+          void transactions.end(session);
+          if ("error" in r) cb(r.error);
+          else cb(null, r.message);
+        });
+    },
+    onClose(session: SMTPServerSession) {
+      void transactions.end(session);
     },
   });
   server.on("error", (e: Error) => log(`error: smtp listener: ${e.message}`));
@@ -171,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     server.close(() => process.exit(code));
+    transactions.closeAll();
     // smtp-server waits for open sessions; do not let one hold a shutdown forever
     setTimeout(() => process.exit(code), SHUTDOWN_GRACE_MS).unref();
   };

@@ -11,7 +11,7 @@ import { formatHeaderFields } from "../../host/policy/headers.js";
 import { wireOf } from "../../host/policy/wire.js";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { daemonMail } from "../common/daemon-client.js";
-import { relay, type Hop, type RelayEnvelope } from "./downstream.js";
+import { type NextHopSession, replyText } from "./next-hop.js";
 import { normaliseLineEnds } from "./line-ends.js";
 
 /** Longest reason text put in a reply line (RFC 5321 §4.5.3.1.5: a reply line is at most 512
@@ -20,7 +20,8 @@ const MAX_REASON_CHARS = 300;
 
 export interface MessageContext {
   socketPath: string;
-  hop: Hop;
+  /** "host:port" of the next hop, for log lines */
+  hopName: string;
   maxFileSize: number;
   daemonTimeoutMs: number;
   log: (m: string) => void;
@@ -59,27 +60,11 @@ function readBounded(stream: Readable, max: number): Promise<{ data: Buffer; siz
   });
 }
 
-/** The envelope the next hop gets: the client's, with the ESMTP parameters we offered
- *  (BODY=8BITMIME, SMTPUTF8, RET/ENVID, NOTIFY/ORCPT per recipient) carried over. */
-export function relayEnvelope(session: SMTPServerSession): RelayEnvelope {
-  const env = session.envelope as SMTPServerSession["envelope"] & {
-    smtpUtf8?: boolean;
-    dsn?: { ret?: string; envid?: string };
-  };
-  const mailArgs = env.mailFrom ? env.mailFrom.args : false;
-  return {
-    from: env.mailFrom ? env.mailFrom.address : "",
-    to: env.rcptTo.map((r) => {
-      const dsn = (r as typeof r & { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
-      return { address: r.address, notify: dsn?.notify, orcpt: dsn?.orcpt };
-    }),
-    use8BitMime: !!mailArgs && String(mailArgs.BODY ?? "").toUpperCase() === "8BITMIME",
-    smtpUtf8: env.smtpUtf8 === true,
-    dsn: env.dsn && (env.dsn.ret || env.dsn.envid) ? { ret: env.dsn.ret, envid: env.dsn.envid } : undefined,
-  };
-}
-
-export async function handleMessage(ctx: MessageContext, stream: Readable, session: SMTPServerSession, peer: string): Promise<MessageAnswer> {
+/**
+ * `next` is the transaction's next-hop session, which already took MAIL and the recipients;
+ * the caller ends it afterwards, so here it only gets DATA when the mail is accepted.
+ */
+export async function handleMessage(ctx: MessageContext, stream: Readable, session: SMTPServerSession, peer: string, next: NextHopSession | undefined): Promise<MessageAnswer> {
   const { data, size } = await readBounded(stream, ctx.maxFileSize + 1);
   if (size > ctx.maxFileSize) {
     return { error: smtpError(552, `5.3.4 Message size exceeds fixed limit of ${ctx.maxFileSize} bytes`) };
@@ -128,17 +113,21 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
   }
   const body = r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail;
   const outgoing = Buffer.concat([Buffer.from(formatHeaderFields(r.headers, "\r\n"), "utf8"), body]);
-  const sent = await relay(ctx.hop, relayEnvelope(session), outgoing);
-  if (!sent.ok) {
-    if (sent.code >= 500) {
-      ctx.log(`next hop refused ${tag}: ${sent.reply}`);
-      return { error: smtpError(sent.code, sent.reply.replace(/^\d{3}[ -]/, "")) };
-    }
-    ctx.log(`error: deferring ${tag}: next hop ${ctx.hop.host}:${ctx.hop.port}: ${sent.error}`);
+  if (!next || next.isClosed) {
+    ctx.log(`error: deferring ${tag}: the session with the next hop ${ctx.hopName} was lost`);
     return wireError("defer");
   }
-  if (sent.rejected.length) ctx.log(`warning: next hop refused some recipients of ${tag}: ${sent.rejected.join(", ")}`);
-  ctx.log(`relayed ${tag}: ${sent.reply}`);
-  // the next hop's own reply, e.g. "2.0.0 Ok: queued as 4Xyz"
-  return { message: sent.reply.split(/\r?\n/)[0].replace(/^250[ -]/, "") };
+  const sent = await next.data(outgoing);
+  if (sent.code >= 200 && sent.code < 300) {
+    ctx.log(`relayed ${tag}: ${replyText(sent)}`);
+    // the next hop's own reply, e.g. "2.0.0 Ok: queued as 4Xyz"
+    return { message: sent.lines[0] ?? "Ok" };
+  }
+  if (sent.code >= 400) {
+    // its own refusal, passed back as it gave it
+    ctx.log(`next hop refused ${tag}: ${replyText(sent)}`);
+    return { error: smtpError(sent.code, sent.lines.join(" ")) };
+  }
+  ctx.log(`error: deferring ${tag}: next hop ${ctx.hopName}: ${replyText(sent)}`);
+  return wireError("defer");
 }

@@ -31,6 +31,16 @@ let trustedPort: number;
 let outside: DaemonProcess;
 let outsidePort: number;
 
+/** what Postfix's smtpd refuses (check_recipient_access) */
+const REFUSED: Array<[string, string]> = [
+  ["nosuchuser@example.test", "550 5.1.1 User unknown"],
+  ["full@example.test", "452 4.2.2 Mailbox full"],
+];
+let nextHopPort: number;
+/** an agent whose next hop is down */
+let nohop: DaemonProcess;
+let nohopPort: number;
+
 const inbox = () => join(pfBase, "mail", "inbox", "new");
 const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "utf8")) : []);
 const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
@@ -66,6 +76,15 @@ beforeAll(async () => {
   pfStarted = true;
   if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
   await until(async () => await portOpen(reinjectPort), "postfix reinjection port");
+  // The agents relay to Postfix's main smtpd, which here refuses two recipients itself, as a
+  // real MTA with recipient verification does.
+  const accessMap = join(pfBase, "etc", "recipient-access");
+  writeFileSync(accessMap, REFUSED.map(([rcpt, reply]) => `${rcpt} ${reply}\n`).join(""));
+  const pc = spawnSync("postconf", ["-c", join(pfBase, "etc"), "-e", `smtpd_recipient_restrictions = check_recipient_access texthash:${accessMap}, permit_mynetworks, reject`], { encoding: "utf8" });
+  if (pc.status !== 0) throw new Error(`postconf: ${pc.stderr}`);
+  const rl = spawnSync("postfix", ["-c", join(pfBase, "etc"), "reload"], { encoding: "utf8" });
+  if (rl.status !== 0) throw new Error(`postfix reload: ${rl.stderr}`);
+  nextHopPort = smtpPort;
 
   // carol's mail is discarded when infected, everybody else's rejected: a different policy
   const userConfig = join(dir, "users.cfg");
@@ -73,20 +92,26 @@ beforeAll(async () => {
   trustedPort = await freePort();
   const trustedConfig = writeConfig(
     join(dir, "trusted"),
-    `\n[smtp]\nagent_enabled = yes\nlisten_port = ${trustedPort}\nserver_port = ${reinjectPort}\nuser_config = ${userConfig}\naction_av_infected = reject\n`,
+    `\n[smtp]\nagent_enabled = yes\nlisten_port = ${trustedPort}\nserver_port = ${nextHopPort}\nuser_config = ${userConfig}\naction_av_infected = reject\n`,
   );
   outsidePort = await freePort();
   const outsideConfig = writeConfig(
     join(dir, "outside"),
-    `\n[smtp]\nagent_enabled = yes\nlisten_port = ${outsidePort}\nserver_port = ${reinjectPort}\n` +
+    `\n[smtp]\nagent_enabled = yes\nlisten_port = ${outsidePort}\nserver_port = ${nextHopPort}\n` +
       `relay_networks = "192.0.2.0/24, 2001:db8::/32"\nrelay_domains = "example.test"\n`,
   );
-  [trusted, outside] = await Promise.all([startDaemonProcess(trustedConfig, join(dir, "trusted", "cache")), startDaemonProcess(outsideConfig, join(dir, "outside", "cache"))]);
-  await until(() => /agent smtp: ready/.test(trusted.log()) && /agent smtp: ready/.test(outside.log()), "both smtp agents");
+  nohopPort = await freePort();
+  const nohopConfig = writeConfig(join(dir, "nohop"), `\n[smtp]\nagent_enabled = yes\nlisten_port = ${nohopPort}\nserver_port = ${await freePort()}\n`);
+  [trusted, outside, nohop] = await Promise.all([
+    startDaemonProcess(trustedConfig, join(dir, "trusted", "cache")),
+    startDaemonProcess(outsideConfig, join(dir, "outside", "cache")),
+    startDaemonProcess(nohopConfig, join(dir, "nohop", "cache")),
+  ]);
+  await until(() => [trusted, outside, nohop].every((d) => /agent smtp: ready/.test(d.log())), "the smtp agents");
 });
 
 afterAll(async () => {
-  for (const d of [trusted, outside]) {
+  for (const d of [trusted, outside, nohop]) {
     if (d?.child.exitCode === null) {
       d.child.kill("SIGTERM");
       await d.exited;
@@ -152,6 +177,36 @@ describe("ESMTP parameters reach the next hop", () => {
     expect(replies[5]).toMatch(/^250 2\.0\.0 Ok: queued as /);
     await until(() => withMarker("utf8-marker-2").length === 1, "the SMTPUTF8 mail");
     expect(withMarker("utf8-marker-2")[0]).toMatch(/^Delivered-To: bøb@example\.test$/m);
+  });
+});
+
+describe("the next hop's own answers reach the client", () => {
+  it("a recipient the next hop refuses is refused at RCPT with its reply; the others get the mail", async () => {
+    const replies = await transaction(
+      trustedPort,
+      "<alice@example.test>",
+      ["<nosuchuser@example.test>", "<bob@example.test>", "<full@example.test>"],
+      "Subject: refused-rcpt-marker-7\r\n\r\nfor bob only",
+    );
+    expect(replies[3]).toMatch(/^550 5\.1\.1 <nosuchuser@example\.test>: Recipient address rejected: User unknown/);
+    expect(replies[4]).toMatch(/^250 /);
+    expect(replies[5]).toMatch(/^452 4\.2\.2 <full@example\.test>: Recipient address rejected: Mailbox full/);
+    expect(replies[7]).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    await until(() => withMarker("refused-rcpt-marker-7").length === 1, "bob's copy");
+    expect(withMarker("refused-rcpt-marker-7")[0]).toMatch(/^Delivered-To: bob@example\.test$/m);
+  });
+
+  it("next hop down: 451 4.7.1 at MAIL, nothing accepted", async () => {
+    const c = await RawSmtp.connect(nohopPort);
+    try {
+      expect(await c.reply()).toMatch(/^220 /);
+      await c.send("EHLO client.test\r\n");
+      expect(await c.send("MAIL FROM:<alice@example.test>\r\n")).toMatch(/^451 4\.7\.1 /);
+      expect(await c.send("RCPT TO:<bob@example.test>\r\n")).toMatch(/^503 /);
+    } finally {
+      c.close();
+    }
+    await until(() => /next hop 127\.0\.0\.1:\d+ at MAIL: no reply \(connect ECONNREFUSED/.test(nohop.log()), "the agent's log line");
   });
 });
 
