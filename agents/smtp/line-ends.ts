@@ -1,10 +1,9 @@
 /**
  * Line-end normalisation for mail the SMTP agent relays (pure code). smtp-server ends DATA only
- * on <CRLF>.<CRLF> but passes bare CR and bare LF through unchanged; nodemailer's DATA encoder
- * turns a bare LF into CRLF but leaves a bare CR alone. So every bare CR and bare LF is made a
- * CRLF here, before the mail is scanned and relayed: the downstream then receives only CRLF line
- * ends (nodemailer dot-stuffs each line), and a "." alone after a bare line end is body text,
- * never a second end-of-data (SMTP smuggling, CVE-2023-51764).
+ * on <CRLF>.<CRLF> but passes bare CR and bare LF through unchanged. So every bare CR and bare
+ * LF is made a CRLF here, before the mail is scanned and relayed: the next hop then receives
+ * only CRLF line ends (next-hop.ts dot-stuffs after each CRLF), and a "." alone after a bare
+ * line end is body text, never a second end-of-data (SMTP smuggling, CVE-2023-51764).
  */
 const CR = 0x0d;
 const LF = 0x0a;
