@@ -16,6 +16,7 @@ import net from "node:net";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
 import { daemonMail } from "../common/daemon-client.js";
+import { RecipientSplitter } from "../common/recipient-split.js";
 import { serveMilterConnection } from "./session.js";
 
 /**
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const sessionOptions = {
+    splitter: new RecipientSplitter(config, "smfi", log),
     maxMailBytes,
     log,
     judge: (req: Parameters<typeof daemonMail>[1], mail: Buffer) =>

@@ -9,11 +9,12 @@
  */
 import type { Socket } from "node:net";
 import { sanitizeHeaderValue } from "../../host/policy/headers.js";
-import { wireOf } from "../../host/policy/wire.js";
+import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { type MailRequest, MAX_ADDRESS_TEXT, MAX_RECIPIENTS } from "../../host/service/protocol.js";
 import type { MailAnswer } from "../common/daemon-client.js";
+import { type RecipientIdentity, RecipientSplitter, SPLIT_REPLY } from "../common/recipient-split.js";
 import {
-  SMFI_PROT_VERSION, SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_QUARANTINE, SMFIP_NODATA, SMFIP_NOHELO, SMFIP_NOUNKNOWN,
+  SMFI_PROT_VERSION, SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_QUARANTINE, SMFIP_NODATA, SMFIP_NOUNKNOWN,
   SMFIP_NR_CONN, SMFIP_NR_DATA, SMFIP_NR_EOH, SMFIP_NR_HDR, SMFIP_NR_HELO, SMFIP_NR_MAIL, SMFIP_NR_RCPT,
   SMFIP_NR_UNKN, SMFIP_NR_BODY,
 } from "./constants.js";
@@ -38,11 +39,19 @@ export const IDLE_TIMEOUT_MS = 65 * 60_000;
 /** Actions we ask for, when offered: header fields (X-Bulwark-*), the cleaned body, and
  *  quarantine (reserved for the MTA-side hold; the daemon keeps its own quarantine today). */
 const WANTED_ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE;
-/** Steps we do not need (HELO, DATA, unknown commands) and replies we do not send (headers:
- *  one round trip per header line saved). Each is asked only when the MTA offers it. */
-const WANTED_PROTOCOL = SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
+/** Steps we do not need (DATA, unknown commands) and replies we do not send (HELO and headers:
+ *  one round trip per header line saved). Each is asked only when the MTA offers it. HELO is
+ *  taken (for the daemon's log and the anti-spam checks) but never answered when the MTA allows. */
+const WANTED_PROTOCOL = SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_NR_HELO;
+
+/** What keeps recipients with different settings out of one message (agents/common/recipient-split.ts). */
+export interface RecipientKeys {
+  keyOf(who: RecipientIdentity): string | undefined;
+}
 
 export interface SessionOptions {
+  /** absent: recipients are never split (the daemon then applies the strictest decision) */
+  splitter?: RecipientKeys;
   /** Ask the daemon (daemonMail bound to the socket and limits). Never rejects. */
   judge(req: MailRequest, mail: Buffer): Promise<MailAnswer>;
   /** max_file_size: bytes of one mail held here; past it the mail is sent truncated (not scanned). */
@@ -59,6 +68,8 @@ class Message {
   truncated = false;
   headersDone = false;
   queueId = "";
+  /** the options key of the first accepted recipient (RecipientSplitter) */
+  firstKey: string | undefined;
 
   constructor(private readonly max: number) {}
 
@@ -98,6 +109,10 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
   let actions = 0;
   let protocol = 0;
   let clientAddr: string | undefined;
+  /** the client's host name as the MTA found it, and its HELO name (for the daemon's log and
+   *  anti-spam), each bounded like an address */
+  let clientName: string | undefined;
+  let helo: string | undefined;
   /** The last macro packet for each command code ("M", "R", ...), consumed by that command. */
   let macros = new Map<string, Map<string, string>>();
   let msg = new Message(opts.maxMailBytes);
@@ -168,10 +183,14 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
       }
       case "connect":
         clientAddr = c.family === "inet" || c.family === "inet6" ? c.address : macros.get("C")?.get("{client_addr}");
+        clientName = c.hostname && c.hostname.length <= MAX_ADDRESS_TEXT ? c.hostname : undefined;
         macros.delete("C");
         reply(SMFIP_NR_CONN);
         return;
-      case "helo": reply(SMFIP_NR_HELO); return;
+      case "helo":
+        helo = c.name.length <= MAX_ADDRESS_TEXT ? c.name : undefined;
+        reply(SMFIP_NR_HELO);
+        return;
       case "mail": {
         msg = new Message(opts.maxMailBytes);
         const m = macros.get("M");
@@ -189,6 +208,13 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
           send(encodeTempfail());
           return;
         }
+        const key = opts.splitter?.keyOf({ sender: msg.sender ?? "", recipient: rcpt, clientAddr });
+        if (msg.recipients.length > 0 && !RecipientSplitter.fits(msg.firstKey, key)) {
+          opts.log(`${who()}: split: <${rcpt}> has other settings than the message's first recipient; asked to send it separately`);
+          send(encodeReplyCode(String(SPLIT_REPLY.code), SPLIT_REPLY.enhanced, SPLIT_REPLY.text));
+          return;
+        }
+        if (msg.recipients.length === 0) msg.firstKey = key;
         msg.recipients.push(rcpt);
         reply(SMFIP_NR_RCPT);
         return;
@@ -203,7 +229,11 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
       case "body": msg.endHeaders(); msg.add(c.chunk); reply(SMFIP_NR_BODY); return;
       case "bodyeob": msg.endHeaders(); msg.add(c.chunk); await endOfMessage(); return;
       case "abort": msg = new Message(opts.maxMailBytes); return;
-      case "quit_nc": msg = new Message(opts.maxMailBytes); macros = new Map(); clientAddr = undefined; return;
+      case "quit_nc":
+        msg = new Message(opts.maxMailBytes);
+        macros = new Map();
+        clientAddr = clientName = helo = undefined;
+        return;
       case "quit": close(); return;
       case "unknown": reply(SMFIP_NR_UNKN); return;
     }
@@ -216,6 +246,8 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
     const req: MailRequest = { agent: "smfi", recipients: m.recipients };
     if (m.sender !== undefined) req.sender = m.sender;
     if (clientAddr) req.clientAddr = clientAddr;
+    if (clientName) req.clientName = clientName;
+    if (helo) req.helo = helo;
     if (m.truncated) req.truncated = true;
     const progress = setInterval(() => send(encodeProgress()), PROGRESS_INTERVAL_MS);
     let answer: MailAnswer;
@@ -235,7 +267,10 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
     if (wire.command === "d") { send(encodeDiscard()); return; }
     if (wire.command === "y") {
       const parts = /^([45]\d\d) ([45]\.\d{1,3}\.\d{1,3}) (.*)$/.exec(wire.reply ?? "");
-      send(parts ? encodeReplyCode(parts[1], parts[2], parts[3]) : encodeTempfail());
+      if (!parts) { send(encodeTempfail()); return; }
+      // as the SMTP agent says it: a reject names the signature, a defer says nothing more
+      const text = replyTextWithReason({ code: Number(parts[1]), enhanced: parts[2], text: parts[3] }, result.action === "reject" ? result.reason : undefined);
+      send(encodeReplyCode(parts[1], parts[2], text));
       return;
     }
     // accept: header fields, the rewritten body, then continue

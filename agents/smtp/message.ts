@@ -8,15 +8,11 @@
 import type { Readable } from "node:stream";
 import type { SMTPServerSession } from "smtp-server";
 import { formatHeaderFields } from "../../host/policy/headers.js";
-import { wireOf } from "../../host/policy/wire.js";
+import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { daemonMail } from "../common/daemon-client.js";
 import { type NextHopSession, replyText } from "./next-hop.js";
 import { normaliseLineEnds } from "./line-ends.js";
-
-/** Longest reason text put in a reply line (RFC 5321 §4.5.3.1.5: a reply line is at most 512
- *  octets with its code and CRLF). */
-const MAX_REASON_CHARS = 300;
 
 export interface MessageContext {
   socketPath: string;
@@ -37,8 +33,7 @@ export function smtpError(code: number, text: string): Error {
 
 function wireError(action: "defer" | "reject", reason?: string): MessageAnswer {
   const w = wireOf({ action }, "smtp");
-  const why = reason ? `: ${reason.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, MAX_REASON_CHARS)}` : "";
-  return { error: smtpError(w.code, `${w.enhanced} ${w.text}${why}`) };
+  return { error: smtpError(w.code, `${w.enhanced} ${replyTextWithReason(w, reason)}`) };
 }
 
 /** Reads the DATA stream, keeping at most `max` bytes but consuming all of it. */

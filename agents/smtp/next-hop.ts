@@ -28,6 +28,8 @@ export const REPLY_TIMEOUT_MS = 120_000;
 /** A NOOP is sent when the session has been idle this long (the client is still sending DATA,
  *  or the daemon is scanning): Postfix's smtpd drops an idle client after 300 s. */
 export const KEEPALIVE_MS = 60_000;
+/** QUIT's reply is only a courtesy: the transaction is over whatever it says. */
+export const QUIT_TIMEOUT_MS = 5_000;
 /** Longest reply accepted (all lines together): a greeting or EHLO reply is a few hundred bytes;
  *  more is a broken or hostile peer, and reading on would grow memory without bound. */
 export const MAX_REPLY_BYTES = 64 * 1024;
@@ -80,6 +82,7 @@ export class NextHopSession {
   private closeReason = "connection closed";
   private keepalive: NodeJS.Timeout | undefined;
   private busy = false;
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly sock: net.Socket) {
     sock.setEncoding("latin1");
@@ -122,36 +125,52 @@ export class NextHopSession {
     return this.keywords.some((k) => k.split(" ")[0] === keyword);
   }
 
-  /** One command line (no CRLF) and its reply. */
-  async command(line: string): Promise<Reply> {
-    if (/[\r\n]/.test(line)) return failed("a command may not hold CR or LF");
+  /** Runs exchanges one after the other: a keep-alive NOOP and the DATA that follows it must
+   *  never wait for replies at the same time, or one would take the other's reply. */
+  private serial<T>(exchange: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(exchange);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async exchange(bytes: Buffer): Promise<Reply> {
     this.busy = true;
-    this.write(Buffer.from(`${line}\r\n`, "utf8"));
+    this.write(bytes);
     const r = await this.read(REPLY_TIMEOUT_MS);
     this.busy = false;
     this.idle();
     return r;
   }
 
-  /** DATA, then the message (CRLF line ends, not dot-stuffed), then the end-of-data reply. */
-  async data(message: Buffer): Promise<Reply> {
-    const go = await this.command("DATA");
-    if (go.code !== 354) return go;
-    this.busy = true;
-    this.write(dotStuff(message));
-    const r = await this.read(REPLY_TIMEOUT_MS);
-    this.busy = false;
-    this.idle();
-    return r;
+  /** One command line (no CRLF) and its reply. */
+  command(line: string): Promise<Reply> {
+    if (/[\r\n]/.test(line)) return Promise.resolve(failed("a command may not hold CR or LF"));
+    return this.serial(() => this.exchange(Buffer.from(`${line}\r\n`, "utf8")));
+  }
+
+  /** DATA, then the message (CRLF line ends, not dot-stuffed), then the end-of-data reply. A
+   *  reply to DATA other than 354 is returned as it is (never a 2xx: that would read as
+   *  "delivered" for a mail that was not sent). */
+  data(message: Buffer): Promise<Reply> {
+    return this.serial(async () => {
+      const go = await this.exchange(Buffer.from("DATA\r\n"));
+      if (go.code !== 354) return go.code >= 200 && go.code < 400 ? failed(`DATA answered ${replyText(go)}`) : go;
+      return this.exchange(dotStuff(message));
+    });
   }
 
   /** QUIT without waiting long for its reply, then close. */
   async quit(): Promise<void> {
-    if (!this.closed) {
-      this.busy = true;
-      this.write(Buffer.from("QUIT\r\n"));
-      await this.read(5_000);
-    }
+    await this.serial(async () => {
+      if (!this.closed) {
+        this.busy = true;
+        this.write(Buffer.from("QUIT\r\n"));
+        await this.read(QUIT_TIMEOUT_MS);
+      }
+    });
     this.close();
   }
 

@@ -122,6 +122,18 @@ export function wireOf<W extends Wire>(decision: Pick<Decision, "action">, wire:
   return structuredClone(row[wire]);
 }
 
+/** Longest reason put in a reply line (RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets
+ *  with its code and CRLF). */
+export const MAX_REASON_CHARS = 300;
+
+/** The reply's text followed by the decision's reason (for a reject: the signature name), fit
+ *  for one reply line: control characters become spaces and the reason is cut at
+ *  MAX_REASON_CHARS. Only rejects carry it: a defer's reason is an internal detail. */
+export function replyTextWithReason(reply: SmtpReply, reason?: string): string {
+  const why = reason ? `: ${reason.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, MAX_REASON_CHARS)}` : "";
+  return `${reply.text}${why}`;
+}
+
 /** The SMTP reply as the line an SMTP server writes (without CRLF). */
 export function smtpReplyLine(reply: SmtpReply): string {
   return smtpLine(reply);

@@ -150,8 +150,10 @@ describe("milter agent under a real daemon (av_clean_mode = standard)", () => {
     expect(r.out).toContain("verdict header 0: true");
     expect(r.out).toContain("body changed 0: false");
     expect(r.out).toContain("EOM 1: y");
-    expect(r.out).toContain(`cmd y, len ${replyLen(wireOf({ action: "reject" }, "milter").reply!)}`);
-    expect(wireOf({ action: "reject" }, "milter").reply).toMatch(/^554 /);
+    // the reject reply names the signature, as the SMTP agent's does
+    const rejectLine = `${wireOf({ action: "reject" }, "milter").reply!}: infected (Eicar-Test-Signature): action_av_infected=reject`;
+    expect(r.out).toContain(`cmd y, len ${replyLen(rejectLine)}`);
+    expect(rejectLine).toMatch(/^554 /);
     expect(r.out).toContain("verdict header 1: false");
     expect(r.out).toContain("EOM 2: c");
     expect(r.out).toContain("verdict header 2: true");
@@ -211,7 +213,7 @@ describe("milter agent under a real daemon (av_clean_mode = standard)", () => {
     const firstHeader = kinds.indexOf("addheader");
     expect(firstHeader).toBeGreaterThan(kinds.indexOf("replycode") + 4);
     expect(kinds.slice(firstHeader, -1).every((k) => k === "addheader")).toBe(true);
-    expect(replies.find((r) => r.kind === "replycode")).toEqual({ kind: "replycode", text: wireOf({ action: "reject" }, "milter").reply });
+    expect(replies.find((r) => r.kind === "replycode")).toEqual({ kind: "replycode", text: `${wireOf({ action: "reject" }, "milter").reply}: infected (Eicar-Test-Signature): action_av_infected=reject` });
     expect(replies.find((r) => r.kind === "addheader")).toMatchObject({ name: HEADER_VERDICT });
   });
   it("ABORT in the middle of a message drops what it held; a broken frame gets tempfail and close", async () => {

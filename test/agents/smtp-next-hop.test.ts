@@ -121,6 +121,47 @@ describe("NextHopSession against hostile next hops", () => {
     expect("reply" in opened && opened.reply).toMatchObject({ code: 554, lines: ["5.3.2 not now"] });
   });
 
+  it("a command still waiting for its reply (a keep-alive NOOP) never hands its reply to DATA", async () => {
+    const server = net.createServer((sock) => {
+      sock.write(GREETING);
+      let buf = "";
+      let inData = false;
+      sock.on("data", (d) => {
+        buf += d.toString("latin1");
+        for (;;) {
+          if (inData) {
+            const end = buf.indexOf("\r\n.\r\n");
+            if (end === -1) return;
+            buf = buf.slice(end + 5);
+            inData = false;
+            sock.write("250 2.0.0 queued\r\n");
+            continue;
+          }
+          const nl = buf.indexOf("\r\n");
+          if (nl === -1) return;
+          const cmd = buf.slice(0, nl);
+          buf = buf.slice(nl + 2);
+          if (cmd.startsWith("EHLO")) sock.write(EHLO);
+          // a slow NOOP reply: DATA must not be sent, or read, before it
+          else if (cmd === "NOOP") setTimeout(() => sock.write("250 2.0.0 Ok\r\n"), 50);
+          else if (cmd === "DATA") {
+            inData = true;
+            sock.write("354 go ahead\r\n");
+          }
+        }
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const opened = await NextHopSession.open(hop((server.address() as net.AddressInfo).port));
+    if (!("session" in opened)) throw new Error("did not open");
+    const noop = opened.session.command("NOOP");
+    const data = opened.session.data(Buffer.from("Subject: x\r\n\r\nbody\r\n"));
+    expect(await noop).toMatchObject({ code: 250, lines: ["2.0.0 Ok"] });
+    expect(await data).toMatchObject({ code: 250, lines: ["2.0.0 queued"] });
+    opened.session.close();
+  });
+
   it("DATA: the message goes out dot-stuffed and the end-of-data reply comes back", async () => {
     let received = "";
     const server = net.createServer((sock) => {
