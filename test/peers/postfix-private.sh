@@ -8,6 +8,8 @@
 #        PF_FILTER_PORT (2526)         - where the gateway's SMTP proxy listens
 #        PF_MILTER (unset)             - e.g. inet:127.0.0.1:8891 or unix:/path/milter.sock
 #        PF_CONTENT_FILTER (yes)       - "no" to deliver without the after-queue filter
+#        PF_PROXY_PORT (unset)         - also a before-queue smtpd on this port whose
+#                                        smtpd_proxy_filter is 127.0.0.1:PF_FILTER_PORT
 # Mail for any address @example.test lands in BASE_DIR/mail/inbox/{new,cur}.
 # Mail for NAME@local.test goes through local(8) + mailbox_command=$PF_MDA (if set).
 set -eu
@@ -100,6 +102,15 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+# Before-queue variant (SMTPD_PROXY_README): the client hears the filter's own reply; the mail the
+# filter relays to the reinjection port is not filtered again there.
+if [ -n "${PF_PROXY_PORT:-}" ]; then cat >> "$B/etc/master.cf" <<EOF
+127.0.0.1:$PF_PROXY_PORT inet n - n - 20 smtpd
+  -o smtpd_proxy_filter=127.0.0.1:$FILT
+  -o smtpd_proxy_options=speed_adjust
+  -o content_filter=
+EOF
+fi
 # A config warning logged by every process can deadlock postlogd (seen here): fail fast instead.
 if postconf -c "$B/etc" -n 2>&1 >/dev/null | grep -q warning; then echo "main.cf has warnings" >&2; exit 1; fi
 postfix -c "$B/etc" check
