@@ -24,14 +24,15 @@
 //   BENCH_CHUNK=65536       INSTREAM chunk size in bytes
 //   BENCH_SERVERS=clamd,bulwark   which servers to measure (both for a valid comparison)
 //   BENCH_NO_RESULTS=1      do not rewrite bench/RESULTS.md (numbers still go to bench/out)
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, statSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureSet } from "./gen-sigs.mjs";
 import { ensureMailCorpus } from "./gen-mails.mjs";
+import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
@@ -62,7 +63,6 @@ const START_TIMEOUT_MS = 300_000;
 /** One 0.5 MB mail takes tens of ms in clamd; a minute means the server is stuck. */
 const MAIL_TIMEOUT_MS = 60_000;
 /** Time a server gets to exit after SIGTERM before SIGKILL. */
-const STOP_TIMEOUT_MS = 20_000;
 /** StreamMaxLength for both: above the largest mail, far below anything that could hurt. */
 const STREAM_MAX = 4 * 1024 * 1024;
 /** A pass during which other processes used more than this share of the machine's CPU (a
@@ -75,10 +75,6 @@ const TARGET_RATIO = 10;
 const TARGET_MEDIAN_MS = 5;
 
 const log = (s) => process.stderr.write(`bench:instream: ${s}\n`);
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-});
 
 // ------------------------------------------------------------------ inputs
 
@@ -120,15 +116,6 @@ export function frames(mail) {
 
 // ------------------------------------------------------------------ processes
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
 
 /** One clamd-protocol request on 127.0.0.1:port (or a unix socket path); resolves with the
  *  reply up to the NUL and the time from connect to reply. */
@@ -170,46 +157,8 @@ async function waitForPong(port, child, what, logFile) {
   }
 }
 
-function startProcess(cmd, args, logFile) {
-  const fd = openSync(logFile, "w");
-  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  children.add(child);
-  child.exited = new Promise((r) => child.on("exit", (code) => r(code)));
-  return child;
-}
 
-async function stopProcess(child) {
-  if (child.exitCode === null) {
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await child.exited;
-    clearTimeout(t);
-  }
-  children.delete(child);
-}
 
-/** The process and all its descendants (the daemon may run the [clamd] agent as a child). */
-function processTree(pid) {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const p = out[i];
-    let tasks = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) out.push(Number(c));
-      } catch {
-        /* the task ended */
-      }
-    }
-  }
-  return out;
-}
 
 /** Peak RSS (VmHWM, MiB) of each process of the tree, and CPU seconds (user + system). */
 function procStats(pid) {
@@ -310,11 +259,6 @@ const normName = (reply) => {
   return `ERROR(${reply})`;
 };
 
-function percentile(sorted, p) {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
 
 /** Busy CPU seconds of the whole machine so far (all processes, from /proc/stat). */
 function machineBusyS() {

@@ -40,7 +40,7 @@
 //                             then runs by hand (the supervisor starts agents with plain node),
 //                             next to an idle supervised one, on the same cache_dir.
 //   BENCH_NO_RESULTS=1        do not touch bench/RESULTS.md (bench/out/mta/ still gets the numbers)
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -50,6 +50,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import { ensureSet } from "./gen-sigs.mjs";
 import { generateMtaMails } from "./mta-mails.mjs";
+import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
@@ -87,7 +88,6 @@ const SESSION_TIMEOUT_MS = 120_000;
 /** How often the Maildir is also listed, to catch any file whose inotify event was missed. */
 const POLL_MS = 250;
 /** Time a process gets to exit after SIGTERM before SIGKILL. */
-const STOP_TIMEOUT_MS = 20_000;
 /** Mails of the unloaded-latency pass: sent one at a time, each waited for in the Maildir. */
 const LATENCY_MAILS = envInt("BENCH_MTA_LATENCY_MAILS", 50);
 /** A timed run during which other processes (other jobs on the shared VM) used more than this
@@ -106,22 +106,9 @@ const POSTFIX_TUNING = ["transport_maps = inline:{ sender.test=discard: }"];
 
 const log = (s) => process.stderr.write(`bench:mta: ${new Date().toISOString().slice(11, 19)} ${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-});
 
 // ------------------------------------------------------------------ processes
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
 
 function portOpen(port) {
   return new Promise((resolve) => {
@@ -140,45 +127,8 @@ async function until(cond, what, ms, child, logFile) {
   }
 }
 
-function startProcess(cmd, args, logFile, env = {}) {
-  const fd = openSync(logFile, "a");
-  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: { ...process.env, ...env } });
-  closeSync(fd);
-  children.add(child);
-  child.exited = new Promise((r) => child.on("exit", (code) => r(code)));
-  return child;
-}
 
-async function stopProcess(child) {
-  if (child.exitCode === null) {
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await child.exited;
-    clearTimeout(t);
-  }
-  children.delete(child);
-}
 
-/** The process and all its live descendants. */
-function processTree(pid) {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks = [];
-    try {
-      tasks = readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${out[i]}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) out.push(Number(c));
-      } catch {
-        /* the task ended */
-      }
-    }
-  }
-  return out;
-}
 
 const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -282,7 +232,7 @@ async function startBulwark(base, db, agentSection, { idleSection, agentEntry, p
   writeFileSync(cfg, [...global, profileDir ? idleSection : agentSection, ""].join("\n"));
   const logFile = join(base, "bulwark.log");
   const prof = (who) => (profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${join(profileDir, who)}`] : []);
-  const child = startProcess(process.execPath, [...prof("manager"), join(ROOT, "bin", "bulwark"), "daemon", "--config", cfg, "--foreground"], logFile, { BULWARK_SYSLOG_SOCKET: "off" });
+  const child = startProcess(process.execPath, [...prof("manager"), join(ROOT, "bin", "bulwark"), "daemon", "--config", cfg, "--foreground"], logFile, { env: { BULWARK_SYSLOG_SOCKET: "off" }, flags: "a" });
   const pidFile = join(cache, "bulwark.pid");
   const t0 = Date.now();
   await until(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() === String(child.pid), "the Bulwark daemon's pid file", START_TIMEOUT_MS, child, logFile);
@@ -291,7 +241,7 @@ async function startBulwark(base, db, agentSection, { idleSection, agentEntry, p
   const agentCfg = join(base, "agent.cfg");
   writeFileSync(agentCfg, [...global, agentSection, ""].join("\n"));
   const agentLog = join(base, "agent.log");
-  const agent = startProcess(process.execPath, [...prof("agent"), join(ROOT, "dist", "agents", agentEntry, "main.js"), "--config", agentCfg], agentLog, { BULWARK_SYSLOG_SOCKET: "off" });
+  const agent = startProcess(process.execPath, [...prof("agent"), join(ROOT, "dist", "agents", agentEntry, "main.js"), "--config", agentCfg], agentLog, { env: { BULWARK_SYSLOG_SOCKET: "off" }, flags: "a" });
   await until(() => /SMTP proxy on|milter listening on/.test(readFileSync(agentLog, "utf8")), "the profiled agent", 30_000, agent, agentLog);
   return { name: "bulwark daemon", child, logFile, loadS, extra: agent };
 }
@@ -346,7 +296,7 @@ async function startClamd(base, db) {
     conf,
     ["Foreground yes", `LocalSocket ${sock}`, `DatabaseDirectory ${db}`, `PidFile ${join(dir, "clamd.pid")}`, `TemporaryDirectory ${dir}`, `LogFile ${logFile}`, "SelfCheck 0", ""].join("\n"),
   );
-  const child = startProcess("clamd", [`--config-file=${conf}`], join(dir, "stderr.log"));
+  const child = startProcess("clamd", [`--config-file=${conf}`], join(dir, "stderr.log"), { flags: "a" });
   const t0 = Date.now();
   await until(async () => (await clamdRequest(sock, "zPING\0").catch(() => "")) === "PONG", "clamd PING", START_TIMEOUT_MS, child, logFile);
   return { name: "clamd", child, sock, logFile, loadS: (Date.now() - t0) / 1000 };
@@ -372,7 +322,7 @@ async function startClamsmtpd(base, listenPort, outPort, clamdSock) {
     ].join("\n"),
   );
   const logFile = join(dir, "clamsmtpd.log");
-  const child = startProcess("clamsmtpd", ["-d", "1", "-f", conf], logFile);
+  const child = startProcess("clamsmtpd", ["-d", "1", "-f", conf], logFile, { flags: "a" });
   await until(() => portOpen(listenPort), "clamsmtpd's port", 30_000, child, logFile);
   return { name: "clamsmtpd", child, logFile };
 }
@@ -403,7 +353,7 @@ async function startClamavMilter(base, clamdSock) {
       "",
     ].join("\n"),
   );
-  const child = startProcess("clamav-milter", [`--config-file=${conf}`], join(dir, "stderr.log"));
+  const child = startProcess("clamav-milter", [`--config-file=${conf}`], join(dir, "stderr.log"), { flags: "a" });
   await until(() => existsSync(sock), "clamav-milter's socket", 30_000, child, logFile);
   return { name: "clamav-milter", child, sock, logFile };
 }
@@ -555,10 +505,6 @@ const PATH_INFO = {
   "clamav-milter": { label: "Postfix + clamav-milter + clamd milter", short: "clamav-milter", milter: true },
 };
 
-function percentile(sorted, p) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return { p50: percentile(s, 50), p99: percentile(s, 99), n: s.length };

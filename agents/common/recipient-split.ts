@@ -43,6 +43,8 @@ export class RecipientSplitter {
   /** A key that is equal for two recipients of one transaction exactly when the daemon will
    *  give them the same options; undefined when this cannot be told now (broken file). */
   keyOf(who: RecipientIdentity): string | undefined {
+    // without a user_config every recipient has the agent section's options: nothing to split
+    if (this.config.path(this.agent, "user_config") === "") return undefined;
     try {
       const { perRecipient } = recipientOptions(this.config, this.cache, {
         agent: this.agent,

@@ -24,7 +24,7 @@ import { compileRelayPolicy, decideRelay, inRelayNetworks } from "./relay-check.
 import { filterEhlo } from "./ehlo-filter.js";
 import { type Hop, probeEhlo, type Reply, replyText } from "./next-hop.js";
 import { Transactions } from "./transaction.js";
-import { handleMessage, smtpError, type MessageContext } from "./message.js";
+import { handleMessage, type MessageContext, nextHopRefusal, smtpError, wireError } from "./message.js";
 import { RecipientSplitter, SPLIT_REPLY } from "../common/recipient-split.js";
 
 /** Added to max_scan_time for the longest wait on the manager for one mail: the scan may take
@@ -83,11 +83,8 @@ async function main(argv: string[]): Promise<number> {
   /** What the client hears when the next hop gave no usable reply (down, timeout, garbled). */
   const nextHopFailed = (what: string, r: Reply): Error => {
     log(`error: next hop ${hop.host}:${hop.port} at ${what}: ${replyText(r)}`);
-    const w = wireOf({ action: "defer" }, "smtp");
-    return smtpError(w.code, `${w.enhanced} ${w.text}`);
+    return wireError("defer");
   };
-  /** The next hop's own refusal, passed back to the client as it gave it. */
-  const nextHopSaid = (r: Reply): Error => smtpError(r.code, r.lines.join(" "));
 
   const ctx: MessageContext = {
     socketPath,
@@ -126,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
       }
       // the next hop hears MAIL now, and its answer is the client's answer
       transactions.begin(session, address).then(
-        (r) => (r.code === 250 ? cb() : cb(r.code === 0 ? nextHopFailed("MAIL", r) : nextHopSaid(r))),
+        (r) => (r.code === 250 ? cb() : cb(r.code === 0 ? nextHopFailed("MAIL", r) : nextHopRefusal(r))),
         (e: Error) => cb(nextHopFailed("MAIL", { code: 0, lines: [], error: e.message })),
       );
     },
@@ -158,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
             if (first && key !== undefined) transactionKeys.set(session.envelope, key);
             return cb();
           }
-          cb(r.code === 0 ? nextHopFailed("RCPT", r) : nextHopSaid(r));
+          cb(r.code === 0 ? nextHopFailed("RCPT", r) : nextHopRefusal(r));
         },
         (e: Error) => cb(nextHopFailed("RCPT", { code: 0, lines: [], error: e.message })),
       );
@@ -166,14 +163,10 @@ async function main(argv: string[]): Promise<number> {
     onData(stream, session, cb) {
       const next = transactions.current(session);
       handleMessage(ctx, stream, session, peerAddress(session), next)
-        .then(
-          (r) => r,
-          (e: Error) => {
-            log(`error: ${e?.stack ?? e}`);
-            const w = wireOf({ action: "defer" }, "smtp");
-            return { error: smtpError(w.code, `${w.enhanced} ${w.text}`) };
-          },
-        )
+        .catch((e: Error) => {
+          log(`error: ${e?.stack ?? e}`);
+          return { error: wireError("defer") };
+        })
         .then((r) => {
           // the transaction is over either way (a next hop that got no DATA never sees the
           // mail); the client's answer does not wait for the next hop's QUIT reply

@@ -11,7 +11,7 @@ import { formatHeaderFields } from "../../host/policy/headers.js";
 import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { daemonMail } from "../common/daemon-client.js";
-import { type NextHopSession, replyText } from "./next-hop.js";
+import { type NextHopSession, type Reply, replyText } from "./next-hop.js";
 import { normaliseLineEnds } from "./line-ends.js";
 
 export interface MessageContext {
@@ -31,9 +31,16 @@ export function smtpError(code: number, text: string): Error {
   return e;
 }
 
-function wireError(action: "defer" | "reject", reason?: string): MessageAnswer {
+/** The next hop's own refusal (4xx/5xx), passed back to the client as it gave it. */
+export function nextHopRefusal(r: Reply): Error {
+  return smtpError(r.code, r.lines.join(" "));
+}
+
+/** The wire table's reply for defer or reject as the Error smtp-server sends; only a reject
+ *  carries its reason (the signature name). */
+export function wireError(action: "defer" | "reject", reason?: string): Error {
   const w = wireOf({ action }, "smtp");
-  return { error: smtpError(w.code, `${w.enhanced} ${replyTextWithReason(w, reason)}`) };
+  return smtpError(w.code, `${w.enhanced} ${replyTextWithReason(w, reason)}`);
 }
 
 /** Reads the DATA stream, keeping at most `max` bytes but consuming all of it. */
@@ -87,16 +94,16 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
   const tag = `from=<${from}> to=${to.map((t) => `<${t}>`).join(",")} client=${clientAddr} peer=${peer}`;
   if (!answer.ok) {
     ctx.log(`error: deferring ${tag}: ${answer.error}`);
-    return wireError("defer");
+    return { error: wireError("defer") };
   }
   const r = answer.result;
   switch (r.action) {
     case "reject":
       ctx.log(`rejected ${tag}: ${r.reason}`);
-      return wireError("reject", r.reason);
+      return { error: wireError("reject", r.reason) };
     case "defer":
       ctx.log(`deferred ${tag}: ${r.reason}`);
-      return wireError("defer");
+      return { error: wireError("defer") };
     case "discard":
       ctx.log(`discarded ${tag}: ${r.reason}${r.quarantineId ? ` (quarantine ${r.quarantineId})` : ""}`);
       // looks exactly like accept to the sender (wire.ts)
@@ -104,13 +111,13 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
     case "accept":
       break;
     default:
-      return wireError("defer");
+      return { error: wireError("defer") };
   }
   const body = r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail;
   const outgoing = Buffer.concat([Buffer.from(formatHeaderFields(r.headers, "\r\n"), "utf8"), body]);
   if (!next || next.isClosed) {
     ctx.log(`error: deferring ${tag}: the session with the next hop ${ctx.hopName} was lost`);
-    return wireError("defer");
+    return { error: wireError("defer") };
   }
   const sent = await next.data(outgoing);
   if (sent.code >= 200 && sent.code < 300) {
@@ -121,8 +128,8 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
   if (sent.code >= 400) {
     // its own refusal, passed back as it gave it
     ctx.log(`next hop refused ${tag}: ${replyText(sent)}`);
-    return { error: smtpError(sent.code, sent.lines.join(" ")) };
+    return { error: nextHopRefusal(sent) };
   }
   ctx.log(`error: deferring ${tag}: next hop ${ctx.hopName}: ${replyText(sent)}`);
-  return wireError("defer");
+  return { error: wireError("defer") };
 }

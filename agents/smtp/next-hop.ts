@@ -81,7 +81,6 @@ export class NextHopSession {
   private closed = false;
   private closeReason = "connection closed";
   private keepalive: NodeJS.Timeout | undefined;
-  private busy = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly sock: net.Socket) {
@@ -137,10 +136,8 @@ export class NextHopSession {
   }
 
   private async exchange(bytes: Buffer): Promise<Reply> {
-    this.busy = true;
     this.write(bytes);
     const r = await this.read(REPLY_TIMEOUT_MS);
-    this.busy = false;
     this.idle();
     return r;
   }
@@ -166,7 +163,6 @@ export class NextHopSession {
   async quit(): Promise<void> {
     await this.serial(async () => {
       if (!this.closed) {
-        this.busy = true;
         this.write(Buffer.from("QUIT\r\n"));
         await this.read(QUIT_TIMEOUT_MS);
       }
@@ -190,12 +186,13 @@ export class NextHopSession {
     if (!this.closed) this.sock.write(b);
   }
 
-  /** While nothing is in flight, keep the session alive with NOOP. */
+  /** After each reply, keep the session alive with NOOP. The timer is armed only once a reply
+   *  is in and cleared by every write, so it never fires with an exchange in flight. */
   private idle() {
     clearTimeout(this.keepalive);
     if (this.closed) return;
     this.keepalive = setTimeout(() => {
-      if (!this.busy && !this.closed) void this.command("NOOP");
+      if (!this.closed) void this.command("NOOP");
     }, KEEPALIVE_MS);
     this.keepalive.unref();
   }

@@ -4,7 +4,7 @@
  * split-writes its packets at random offsets (hostile peer).
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { SMFIF_ADDHDRS, SMFIF_CHGBODY } from "../../agents/milter/constants.js";
 import { encodeCommand, type MilterCommand, PacketDecoder } from "../../agents/milter/protocol.js";
 import { type MilterReply, parseReply } from "../../agents/milter/replies.js";
 import { type DaemonProcess, EICAR as EICAR_BYTES, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { PrivatePostfix } from "../helpers/mail-peers.js";
 
 const MILTERTEST = "/usr/bin/miltertest";
 /** EICAR as a Buffer (the helper's constant is typed as a plain Uint8Array). */
@@ -370,16 +371,13 @@ describe("milter agent without a daemon", () => {
 });
 
 describe("milter agent behind a real Postfix (smtpd_milters = unix:...)", () => {
-  const RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
   const SWAKS = "/usr/bin/swaks";
   let dir = "";
-  let pfBase = "";
-  let pfStarted = false;
+  let postfix: PrivatePostfix | undefined;
   let smtpPort = 0;
   let daemon: DaemonProcess | undefined;
 
-  const inbox = () => join(pfBase, "mail", "inbox", "new");
-  const delivered = () => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "latin1")) : []);
+  const delivered = () => postfix!.delivered();
   const swaks = (args: string[], input?: Buffer) => {
     const r = spawnSync(SWAKS, ["--server", `127.0.0.1:${smtpPort}`, "--from", "alice@example.org", "--to", "bob@example.test", ...args],
       { input, encoding: "utf8", timeout: 60_000 });
@@ -391,20 +389,15 @@ describe("milter agent behind a real Postfix (smtpd_milters = unix:...)", () => 
     dir = tempDir("bulwark-milter-postfix-");
     chmodSync(dir, 0o755); // Postfix's processes (user postfix) must reach the milter socket and the queue
     ({ daemon } = await startWith(dir, ""));
-    pfBase = join(dir, "postfix");
     const [reinject, filter] = [await freePort(), await freePort()];
     smtpPort = await freePort();
-    const pf = spawnSync("sh", [RECIPE, pfBase, "start"], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { ...process.env, PF_SMTP_PORT: String(smtpPort), PF_REINJECT_PORT: String(reinject), PF_FILTER_PORT: String(filter),
-        PF_CONTENT_FILTER: "no", PF_MILTER: `unix:${join(dir, "milter.sock")}` },
+    postfix = await PrivatePostfix.start(join(dir, "postfix"), { smtp: smtpPort, reinject, filter }, {
+      PF_CONTENT_FILTER: "no",
+      PF_MILTER: `unix:${join(dir, "milter.sock")}`,
     });
-    pfStarted = true;
-    if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
   });
   afterAll(async () => {
-    if (pfStarted) spawnSync("sh", [RECIPE, pfBase, "stop"], { timeout: 60_000 });
+    postfix?.stop();
     if (daemon) { daemon.child.kill("SIGTERM"); await daemon.exited; }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -9,15 +9,15 @@
  * Postfix delivers into a Maildir (test/peers/postfix-private.sh, no content_filter).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADER_VERDICT } from "../../host/policy/headers.js";
 import { requireBinary } from "../clamd/clamd-peer.js";
-import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { type DaemonProcess, EICAR, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { bulwarkCli, multipartWithEicar as multipartWithEicarShared, PrivatePostfix, quarantineList, swaksDataReply } from "../helpers/mail-peers.js";
 import { portOpen, randomCuts, RawSmtp } from "../helpers/raw-smtp.js";
 
-const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 /** How many random cut points each split write uses. */
 const RANDOM_CUTS = 12;
 /** Lines of the large mail's text part: 2,000 lines of 80 bytes, about 160 KB, so more than two
@@ -31,7 +31,7 @@ const BOUNDARY = "bulwark-postfix-boundary";
 let dir = "";
 let swaksBin = "";
 let pfBase = "";
-let pfStarted = false;
+let postfix: PrivatePostfix | undefined;
 let smtpPort = 0; // smtpd with smtpd_milters = the `main` daemon's agent
 let deferPort = 0; // a second smtpd whose milter is the `deferring` daemon's agent
 
@@ -60,10 +60,9 @@ async function stopBulwark(b: Bulwark | undefined): Promise<void> {
   }
 }
 
-const inbox = () => join(pfBase, "mail", "inbox", "new");
-const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "latin1")) : []);
-const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
-const postfixLog = () => (existsSync(join(pfBase, "postfix.log")) ? readFileSync(join(pfBase, "postfix.log"), "utf8") : "");
+const delivered = (): string[] => postfix!.delivered("latin1");
+const withMarker = (m: string): string[] => delivered().filter((t) => t.includes(m));
+const postfixLog = () => postfix?.log() ?? "";
 const logs = () => `--- main daemon ---\n${main?.proc?.log() ?? ""}\n--- postfix ---\n${postfixLog()}`;
 
 function swaks(port: number, args: string[]): { code: number | null; out: string } {
@@ -74,12 +73,7 @@ function swaks(port: number, args: string[]): { code: number | null; out: string
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** The server's reply to the end of DATA as swaks prints it ("<-  250 ..." or "<** 554 ..."). */
-function dataReply(out: string): string {
-  const lines = out.split("\n");
-  const dot = lines.findIndex((l) => /^ -> \.$/.test(l));
-  return dot >= 0 ? (lines.slice(dot + 1).find((l) => /^<(-|\*\*) /.test(l)) ?? "") : "";
-}
+const dataReply = swaksDataReply;
 
 function file(name: string, bytes: Buffer | string): string {
   const f = join(dir, name);
@@ -89,33 +83,14 @@ function file(name: string, bytes: Buffer | string): string {
 
 /** Postfix's queue listing: "Mail queue is empty" or one entry per queued mail. */
 function postqueue(): string {
-  const r = spawnSync("postqueue", ["-c", join(pfBase, "etc"), "-p"], { encoding: "utf8" });
+  const r = spawnSync("postqueue", ["-c", postfix!.etc, "-p"], { encoding: "utf8" });
   return `${r.stdout}${r.stderr}`;
 }
 
-interface QuarEntry { id: string; names: string[]; status: string; sender: string; recipients: string[]; agent: string }
-function quarList(b: Bulwark): QuarEntry[] {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), "quar", "--config", b.config, "list", "--agent", "smfi", "--json"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bulwark quar list failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as QuarEntry[];
-}
-function quarShow(b: Bulwark, id: string): string {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), "quar", "--config", b.config, "show", id], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bulwark quar show failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
+const quarList = (b: Bulwark) => quarantineList(b.config, ["--agent", "smfi"]);
+const quarShow = (b: Bulwark, id: string) => bulwarkCli(["quar", "--config", b.config, "show", id]);
 
-/** A whole message whose second part is EICAR (CRLF line ends). */
-function multipartWithEicar(subject: string, text = "the text part stays\r\n"): Buffer {
-  return Buffer.concat([
-    Buffer.from(`From: alice@example.org\r\nTo: bob@example.test\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\n` +
-      `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\r\n\r\n` +
-      `--${BOUNDARY}\r\nContent-Type: text/plain\r\n\r\n${text}` +
-      `--${BOUNDARY}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="eicar.com"\r\n\r\n`),
-    EICAR,
-    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
-  ]);
-}
+const multipartWithEicar = (subject: string, text?: string) => multipartWithEicarShared(subject, BOUNDARY, text);
 
 /** The delivered (LF) mail's body split at the boundary: the text part and the notice replacing EICAR. */
 function expectCleaned(mail: string): void {
@@ -132,7 +107,6 @@ function expectCleaned(mail: string): void {
 }
 
 beforeAll(async () => {
-  requireBinary("postfix", "postfix");
   swaksBin = requireBinary("swaks", "swaks");
   dir = tempDir("bulwark-milter-postfix-");
   chmodSync(dir, 0o755); // Postfix's processes (user postfix) must reach the queue below it
@@ -145,26 +119,17 @@ beforeAll(async () => {
   pfBase = join(dir, "postfix");
   const [reinjectPort, filterPort] = [await freePort(), await freePort()];
   [smtpPort, deferPort] = [await freePort(), await freePort()];
-  const pf = spawnSync("sh", [POSTFIX_RECIPE, pfBase, "start"], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, PF_SMTP_PORT: String(smtpPort), PF_REINJECT_PORT: String(reinjectPort), PF_FILTER_PORT: String(filterPort),
-      PF_CONTENT_FILTER: "no", PF_MILTER: `inet:127.0.0.1:${main.milterPort}` },
+  postfix = await PrivatePostfix.start(pfBase, { smtp: smtpPort, reinject: reinjectPort, filter: filterPort }, {
+    PF_CONTENT_FILTER: "no",
+    PF_MILTER: `inet:127.0.0.1:${main.milterPort}`,
   });
-  pfStarted = true;
-  if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
   // a second smtpd in the same instance whose milter is the deferring daemon's agent
-  const etc = join(pfBase, "etc");
-  const add = spawnSync("postconf", ["-c", etc, "-Me",
-    `127.0.0.1:${deferPort}/inet=127.0.0.1:${deferPort} inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:${deferring.milterPort}`], { encoding: "utf8" });
-  if (add.status !== 0) throw new Error(`postconf -M failed: ${add.stderr}`);
-  const reload = spawnSync("postfix", ["-c", etc, "reload"], { encoding: "utf8" });
-  if (reload.status !== 0) throw new Error(`postfix reload failed: ${reload.stderr}`);
+  postfix.reconfigure(["-Me", `127.0.0.1:${deferPort}/inet=127.0.0.1:${deferPort} inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:${deferring.milterPort}`]);
   await until(() => portOpen(deferPort), "the second smtpd after postfix reload");
 }, 90_000);
 
 afterAll(async () => {
-  if (pfStarted) spawnSync("sh", [POSTFIX_RECIPE, pfBase, "stop"], { timeout: 60_000 });
+  postfix?.stop();
   await stopBulwark(main);
   await stopBulwark(deferring);
   if (dir) rmSync(dir, { recursive: true, force: true });

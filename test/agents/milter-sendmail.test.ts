@@ -18,10 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADER_ENGINE, HEADER_SIGNATURES, HEADER_VERDICT } from "../../host/policy/headers.js";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { bulwarkCli, multipartWithEicar as multipartWithEicarShared, PrivatePostfix, quarantineList, swaksDataReply } from "../helpers/mail-peers.js";
 import { portOpen, randomCuts, RawSmtp } from "../helpers/raw-smtp.js";
 
 const SENDMAIL_RECIPE = join(ROOT, "test", "peers", "sendmail-private.sh");
-const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 const SENDMAIL_ROOT = process.env.SENDMAIL_ROOT ?? "/var/cache/bulwark-peers/sendmail";
 /** How many random cut points each split write uses. */
 const RANDOM_CUTS = 12;
@@ -31,11 +31,12 @@ const BIG_TEXT_LINES = 2_000;
 /** Text of the notice host/policy/clean.ts puts in place of a removed part. */
 const NOTICE = "Bulwark removed a part of this message.";
 const EICAR_TEXT = Buffer.from(EICAR).toString("latin1");
+const BOUNDARY = "bulwark-sendmail-boundary";
 
 let dir = "";
 let swaksBin = "";
 let pfBase = "";
-let pfStarted = false;
+let postfix: PrivatePostfix | undefined;
 let reinjectPort = 0;
 const sendmails: string[] = []; // BASE dirs of started instances, stopped in afterAll
 
@@ -82,9 +83,8 @@ async function startSendmail(name: string, milter: string): Promise<number> {
   return port;
 }
 
-const inbox = () => join(pfBase, "mail", "inbox", "new");
-const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "latin1")) : []);
-const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
+const delivered = (): string[] => postfix!.delivered("latin1");
+const withMarker = (m: string): string[] => delivered().filter((t) => t.includes(m));
 
 function swaks(port: number, args: string[]): { code: number | null; out: string } {
   const r = spawnSync(swaksBin, ["--server", `127.0.0.1:${port}`, "--from", "alice@example.org", "--to", "bob@example.test", ...args], {
@@ -94,12 +94,7 @@ function swaks(port: number, args: string[]): { code: number | null; out: string
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** The server's reply to the end of DATA as swaks prints it ("<-  250 ..." or "<** 554 ..."). */
-function dataReply(out: string): string {
-  const lines = out.split("\n");
-  const dot = lines.findIndex((l) => /^ -> \.$/.test(l));
-  return dot >= 0 ? (lines.slice(dot + 1).find((l) => /^<(-|\*\*) /.test(l)) ?? "") : "";
-}
+const dataReply = swaksDataReply;
 
 /** A file holding `bytes`, for swaks --body @FILE / --data @FILE. */
 function file(name: string, bytes: Buffer | string): string {
@@ -108,35 +103,14 @@ function file(name: string, bytes: Buffer | string): string {
   return f;
 }
 
-interface QuarEntry { id: string; names: string[]; status: string; sender: string; recipients: string[]; agent: string }
-function quarList(b: Bulwark): QuarEntry[] {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), "quar", "--config", b.config, "list", "--agent", "smfi", "--json"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bulwark quar list failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as QuarEntry[];
-}
-function quarShow(b: Bulwark, id: string): string {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), "quar", "--config", b.config, "show", id], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bulwark quar show failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
+const quarList = (b: Bulwark) => quarantineList(b.config, ["--agent", "smfi"]);
+const quarShow = (b: Bulwark, id: string) => bulwarkCli(["quar", "--config", b.config, "show", id]);
 
-/** A whole message (header and body, CRLF) whose second part is EICAR. */
-function multipartWithEicar(subject: string, text = "the text part stays\r\n"): Buffer {
-  const b = "bulwark-sendmail-boundary";
-  return Buffer.concat([
-    Buffer.from(`From: alice@example.org\r\nTo: bob@example.test\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\n` +
-      `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n` +
-      `--${b}\r\nContent-Type: text/plain\r\n\r\n${text}` +
-      `--${b}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="eicar.com"\r\n\r\n`),
-    EICAR,
-    Buffer.from(`\r\n--${b}--\r\n`),
-  ]);
-}
+const multipartWithEicar = (subject: string, text?: string) => multipartWithEicarShared(subject, BOUNDARY, text);
 
 const logs = () => `--- main daemon ---\n${main?.proc?.log() ?? ""}\n--- sendmail ---\n${sendmails.map((s) => existsSync(join(s, "daemon.out")) ? readFileSync(join(s, "daemon.out"), "utf8") : "").join("\n")}`;
 
 beforeAll(async () => {
-  requireBinary("postfix", "postfix");
   requireBinary("m4", "m4");
   requireBinary("unshare", "util-linux");
   swaksBin = requireBinary("swaks", "swaks");
@@ -148,14 +122,7 @@ beforeAll(async () => {
   pfBase = join(dir, "postfix");
   const [smtpPort, filterPort] = [await freePort(), await freePort()];
   reinjectPort = await freePort();
-  const pf = spawnSync("sh", [POSTFIX_RECIPE, pfBase, "start"], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, PF_SMTP_PORT: String(smtpPort), PF_REINJECT_PORT: String(reinjectPort), PF_FILTER_PORT: String(filterPort), PF_CONTENT_FILTER: "no" },
-  });
-  pfStarted = true;
-  if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
-  await until(() => portOpen(reinjectPort), "the postfix reinjection port");
+  postfix = await PrivatePostfix.start(pfBase, { smtp: smtpPort, reinject: reinjectPort, filter: filterPort }, { PF_CONTENT_FILTER: "no" });
 
   main = await newBulwark("main", "av_clean_mode = standard\n");
   deferring = await newBulwark("defer", "action_av_infected = defer\n");
@@ -169,7 +136,7 @@ afterAll(async () => {
   await Promise.all(sendmails.map((base) => new Promise((r) => spawn("sh", [SENDMAIL_RECIPE, base, "stop"], { stdio: "ignore" }).on("close", r))));
   await stopBulwark(main);
   await stopBulwark(deferring);
-  if (pfStarted) spawnSync("sh", [POSTFIX_RECIPE, pfBase, "stop"], { timeout: 60_000 });
+  postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -212,7 +179,7 @@ describe("the [smfi] agent in a real Sendmail 8.17 (INPUT_MAIL_FILTER, F=T)", ()
     expect(mail).toMatch(new RegExp(`^${HEADER_VERDICT}: cleaned; Eicar-Test-Signature$`, "m"));
     expect(mail).not.toContain(EICAR_TEXT);
     const body = mail.slice(mail.indexOf("\n\n") + 2);
-    const parts = body.split("--bulwark-sendmail-boundary");
+    const parts = body.split(`--${BOUNDARY}`);
     expect(parts.map((p) => p.trim())).toHaveLength(4); // preamble, text, notice, "--" epilogue
     expect(parts[1]).toBe("\nContent-Type: text/plain\n\nthe text part stays\n");
     expect(parts[2]).toContain(`\n\n${NOTICE}\n`);
@@ -242,7 +209,7 @@ describe("the [smfi] agent in a real Sendmail 8.17 (INPUT_MAIL_FILTER, F=T)", ()
     const mail = withMarker("sm-big-cleaned-11")[0];
     expect(mail).toMatch(new RegExp(`^${HEADER_VERDICT}: cleaned; Eicar-Test-Signature$`, "m"));
     expect(mail).not.toContain(EICAR_TEXT);
-    expect(mail).toContain(`\n\n${lines.replace(/\r\n/g, "\n")}--bulwark-sendmail-boundary\n`);
+    expect(mail).toContain(`\n\n${lines.replace(/\r\n/g, "\n")}--${BOUNDARY}\n`);
     expect(mail).toContain('Part: 2 "eicar.com" (application/octet-stream)');
   });
 

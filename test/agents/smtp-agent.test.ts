@@ -7,30 +7,29 @@
  * message downstream, holding the rest verbatim. Postfix and swaks missing = failure, not a skip.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
-import { portOpen, RawSmtp, randomCuts } from "../helpers/raw-smtp.js";
+import { PrivatePostfix, swaksDataReply } from "../helpers/mail-peers.js";
+import { RawSmtp, randomCuts } from "../helpers/raw-smtp.js";
 
 /** How many random cut points the hostile-client test uses. */
 const RANDOM_CUTS = 12;
 
-const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 
 let dir: string;
 let pfBase: string;
-let pfStarted = false;
+let postfix: PrivatePostfix | undefined;
 let daemon: DaemonProcess;
 let agentPort: number;
 let orphan: ChildProcess | undefined;
 let orphanPort: number;
 let swaks: string;
 
-const inbox = () => join(pfBase, "mail", "inbox", "new");
-const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "latin1")) : []);
-const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
+const delivered = (): string[] => postfix!.delivered("latin1");
+const withMarker = (m: string): string[] => delivered().filter((t) => t.includes(m));
 
 function runSwaks(port: number, args: string[]): { code: number | null; out: string } {
   const r = spawnSync(swaks, ["--server", `127.0.0.1:${port}`, "--from", "alice@example.org", "--to", "bob@example.test", ...args], {
@@ -40,29 +39,15 @@ function runSwaks(port: number, args: string[]): { code: number | null; out: str
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** The client's reply to DATA's end, as swaks prints it ("<-  250 ..." or "<** 554 ..."). */
-const dataReply = (out: string): string => {
-  const lines = out.split("\n");
-  const dot = lines.findIndex((l) => /^ -> \.$/.test(l));
-  return dot >= 0 ? (lines.slice(dot + 1).find((l) => /^<(-|\*\*) /.test(l)) ?? "") : "";
-};
+const dataReply = swaksDataReply;
 
 beforeAll(async () => {
-  requireBinary("postfix", "postfix");
   swaks = requireBinary("swaks", "swaks");
-  if (!existsSync(POSTFIX_RECIPE)) throw new Error(`${POSTFIX_RECIPE} is missing: the private Postfix recipe is needed`);
   dir = tempDir("bulwark-smtp-agent-");
   pfBase = join(dir, "postfix");
   chmodSync(dir, 0o755); // Postfix's processes (user postfix) must reach the queue below it
   const [smtpPort, reinjectPort, filterPort] = [await freePort(), await freePort(), await freePort()];
-  const pf = spawnSync("sh", [POSTFIX_RECIPE, pfBase, "start"], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, PF_SMTP_PORT: String(smtpPort), PF_REINJECT_PORT: String(reinjectPort), PF_FILTER_PORT: String(filterPort), PF_CONTENT_FILTER: "no" },
-  });
-  pfStarted = true;
-  if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
-  await until(async () => await portOpen(reinjectPort), "postfix reinjection port");
+  postfix = await PrivatePostfix.start(pfBase, { smtp: smtpPort, reinject: reinjectPort, filter: filterPort }, { PF_CONTENT_FILTER: "no" });
 
   agentPort = await freePort();
   const config = writeConfig(dir, `\n[smtp]\nagent_enabled = yes\nlisten_port = ${agentPort}\nserver_port = ${reinjectPort}\n`);
@@ -85,7 +70,7 @@ afterAll(async () => {
     daemon.child.kill("SIGTERM");
     await daemon.exited;
   }
-  if (pfStarted) spawnSync("sh", [POSTFIX_RECIPE, pfBase, "stop"], { timeout: 60_000 });
+  postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -11,18 +11,18 @@
  * Postfix and swaks missing = failure, not a skip.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
-import { RawSmtp, portOpen } from "../helpers/raw-smtp.js";
+import { PrivatePostfix } from "../helpers/mail-peers.js";
+import { RawSmtp } from "../helpers/raw-smtp.js";
 
-const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 
 let dir: string;
 let pfBase: string;
-let pfStarted = false;
+let postfix: PrivatePostfix | undefined;
 let swaks: string;
 /** the agent with the default relay_networks (loopback): the trusted-MTA set-up */
 let trusted: DaemonProcess;
@@ -41,9 +41,8 @@ let nextHopPort: number;
 let nohop: DaemonProcess;
 let nohopPort: number;
 
-const inbox = () => join(pfBase, "mail", "inbox", "new");
-const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "utf8")) : []);
-const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
+const delivered = (): string[] => postfix!.delivered("utf8");
+const withMarker = (m: string): string[] => delivered().filter((t) => t.includes(m));
 
 function runSwaks(port: number, args: string[]): string {
   const r = spawnSync(swaks, ["--server", `127.0.0.1:${port}`, ...args], { encoding: "utf8", timeout: 60_000 });
@@ -61,29 +60,17 @@ const rcptReplies = (out: string): string[] => {
 };
 
 beforeAll(async () => {
-  requireBinary("postfix", "postfix");
   swaks = requireBinary("swaks", "swaks");
-  if (!existsSync(POSTFIX_RECIPE)) throw new Error(`${POSTFIX_RECIPE} is missing: the private Postfix recipe is needed`);
   dir = tempDir("bulwark-smtp-envelope-");
   pfBase = join(dir, "postfix");
   chmodSync(dir, 0o755); // Postfix's processes (user postfix) must reach the queue below it
   const [smtpPort, reinjectPort, filterPort] = [await freePort(), await freePort(), await freePort()];
-  const pf = spawnSync("sh", [POSTFIX_RECIPE, pfBase, "start"], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, PF_SMTP_PORT: String(smtpPort), PF_REINJECT_PORT: String(reinjectPort), PF_FILTER_PORT: String(filterPort), PF_CONTENT_FILTER: "no" },
-  });
-  pfStarted = true;
-  if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
-  await until(async () => await portOpen(reinjectPort), "postfix reinjection port");
+  postfix = await PrivatePostfix.start(pfBase, { smtp: smtpPort, reinject: reinjectPort, filter: filterPort }, { PF_CONTENT_FILTER: "no" });
   // The agents relay to Postfix's main smtpd, which here refuses two recipients itself, as a
   // real MTA with recipient verification does.
-  const accessMap = join(pfBase, "etc", "recipient-access");
+  const accessMap = join(postfix.etc, "recipient-access");
   writeFileSync(accessMap, REFUSED.map(([rcpt, reply]) => `${rcpt} ${reply}\n`).join(""));
-  const pc = spawnSync("postconf", ["-c", join(pfBase, "etc"), "-e", `smtpd_recipient_restrictions = check_recipient_access texthash:${accessMap}, permit_mynetworks, reject`], { encoding: "utf8" });
-  if (pc.status !== 0) throw new Error(`postconf: ${pc.stderr}`);
-  const rl = spawnSync("postfix", ["-c", join(pfBase, "etc"), "reload"], { encoding: "utf8" });
-  if (rl.status !== 0) throw new Error(`postfix reload: ${rl.stderr}`);
+  postfix.reconfigure(["-e", `smtpd_recipient_restrictions = check_recipient_access texthash:${accessMap}, permit_mynetworks, reject`]);
   nextHopPort = smtpPort;
 
   // carol's mail is discarded when infected, everybody else's rejected: a different policy
@@ -117,7 +104,7 @@ afterAll(async () => {
       await d.exited;
     }
   }
-  if (pfStarted) spawnSync("sh", [POSTFIX_RECIPE, pfBase, "stop"], { timeout: 60_000 });
+  postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

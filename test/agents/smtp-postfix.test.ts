@@ -12,11 +12,12 @@
  * Postfix and swaks missing = failure, not a skip.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { bulwarkCli, PrivatePostfix, type QuarEntry, quarantineList, swaksDataReply } from "../helpers/mail-peers.js";
 import { portOpen, RawSmtp, randomCuts } from "../helpers/raw-smtp.js";
 
 /** Random cut points in the DATA part of a hostile-client session: enough that headers, body
@@ -25,12 +26,11 @@ const RANDOM_CUTS = 12;
 /** Random cut points in each command line of such a session (they are 20-40 bytes long). */
 const COMMAND_CUTS = 3;
 
-const POSTFIX_RECIPE = join(ROOT, "test", "peers", "postfix-private.sh");
 const SIGNATURE = "Eicar-Test-Signature";
 
 let dir: string;
 let pfBase: string;
-let pfStarted = false;
+let postfix: PrivatePostfix | undefined;
 let swaks: string;
 let smtpPort: number; // Postfix's public smtpd, after-queue filtered
 let proxyPort: number; // Postfix's before-queue smtpd (smtpd_proxy_filter)
@@ -43,22 +43,16 @@ let rescueDaemon: DaemonProcess | undefined;
 let orphan: ChildProcess | undefined;
 let eicarBody: string;
 
-const inbox = () => join(pfBase, "mail", "inbox", "new");
-const delivered = (): string[] => (existsSync(inbox()) ? readdirSync(inbox()).map((f) => readFileSync(join(inbox(), f), "latin1")) : []);
-const withMarker = (m: string) => delivered().filter((t) => t.includes(m));
-const pfLog = () => (existsSync(join(pfBase, "postfix.log")) ? readFileSync(join(pfBase, "postfix.log"), "utf8") : "");
+const delivered = (): string[] => postfix!.delivered("latin1");
+const withMarker = (m: string): string[] => delivered().filter((t) => t.includes(m));
+const pfLog = () => postfix!.log();
 
 function runSwaks(port: number, to: string, args: string[]): { code: number | null; out: string } {
   const r = spawnSync(swaks, ["--server", `127.0.0.1:${port}`, "--from", "alice@example.org", "--to", to, ...args], { encoding: "utf8", timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** The reply to DATA's end, as swaks prints it ("<-  250 ..." or "<** 554 ..."). */
-const dataReply = (out: string): string => {
-  const lines = out.split("\n");
-  const dot = lines.findIndex((l) => /^ -> \.$/.test(l));
-  return dot >= 0 ? (lines.slice(dot + 1).find((l) => /^<(-|\*\*) /.test(l)) ?? "") : "";
-};
+const dataReply = swaksDataReply;
 
 /** The queue id in Postfix's "250 2.0.0 Ok: queued as ID" (fails the test if there is none). */
 function queuedAs(reply: string): string {
@@ -76,7 +70,7 @@ async function delivery(qid: string, status: RegExp, what: string): Promise<stri
   return deliveryLines(qid).find((l) => status.test(l))!;
 }
 
-const etc = () => join(pfBase, "etc");
+const etc = () => postfix!.etc;
 const postqueueList = () => spawnSync("postqueue", ["-c", etc(), "-p"], { encoding: "utf8", timeout: 30_000 }).stdout;
 /** `postqueue -p` lists a message in the deferred queue as "ID  size date sender" (an active
  *  one as "ID*", a held one as "ID!"); "ID" then whitespace is the deferred queue. */
@@ -92,23 +86,10 @@ function flushQueue(): void {
   if (r.status !== 0) throw new Error(`postqueue -f failed: ${r.stdout}${r.stderr}`);
 }
 
-interface QuarEntry {
-  id: string;
-  names: string[];
-  status: string;
-  agent?: string;
-  recipients?: string[];
-}
-function bulwark(args: string[]): string {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "bulwark"), ...args], { encoding: "utf8", timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`bulwark ${args.join(" ")}: exit ${r.status}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
 /** What `bulwark quar list` shows for one recipient, and the Subject of each entry (`quar show`). */
 function quarantined(recipient: string): Array<QuarEntry & { subject: string }> {
-  const entries = JSON.parse(bulwark(["quar", "--config", config, "list", "--recipient", recipient, "--json"])) as QuarEntry[];
-  return entries.map((e) => {
-    const shown = JSON.parse(bulwark(["quar", "--config", config, "show", e.id, "--json"])) as { headers: string[] };
+  return quarantineList(config, ["--recipient", recipient]).map((e) => {
+    const shown = JSON.parse(bulwarkCli(["quar", "--config", config, "show", e.id, "--json"])) as { headers: string[] };
     return { ...e, subject: shown.headers.find((h) => /^Subject:/i.test(h)) ?? "" };
   });
 }
@@ -152,30 +133,14 @@ async function stopDaemon(d: DaemonProcess | undefined): Promise<void> {
 }
 
 beforeAll(async () => {
-  requireBinary("postfix", "postfix");
   requireBinary("postqueue", "postfix");
   requireBinary("postsuper", "postfix");
   swaks = requireBinary("swaks", "swaks");
-  if (!existsSync(POSTFIX_RECIPE)) throw new Error(`${POSTFIX_RECIPE} is missing: the private Postfix recipe is needed`);
   dir = tempDir("bulwark-smtp-postfix-");
   pfBase = join(dir, "postfix");
   chmodSync(dir, 0o755); // Postfix's processes (user postfix) must reach the queue below it
   [smtpPort, proxyPort, filterPort, reinjectPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const pf = spawnSync("sh", [POSTFIX_RECIPE, pfBase, "start"], {
-    encoding: "utf8",
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      PF_SMTP_PORT: String(smtpPort),
-      PF_PROXY_PORT: String(proxyPort),
-      PF_FILTER_PORT: String(filterPort),
-      PF_REINJECT_PORT: String(reinjectPort),
-      PF_CONTENT_FILTER: "yes",
-    },
-  });
-  pfStarted = true;
-  if (pf.status !== 0) throw new Error(`private postfix did not start: ${pf.stdout}${pf.stderr}`);
-  await until(async () => (await portOpen(reinjectPort)) && (await portOpen(proxyPort)), "postfix's reinjection and before-queue ports");
+  postfix = await PrivatePostfix.start(pfBase, { smtp: smtpPort, proxy: proxyPort, filter: filterPort, reinject: reinjectPort }, { PF_CONTENT_FILTER: "yes" });
 
   // Per-recipient and per-client policy (user_config, read by the daemon for each mail): the
   // agent section says reject; these recipients and the client 127.0.0.2 say otherwise.
@@ -200,7 +165,7 @@ afterAll(async () => {
   if (orphan && orphan.exitCode === null) orphan.kill("SIGTERM");
   await stopDaemon(daemon);
   await stopDaemon(rescueDaemon);
-  if (pfStarted) spawnSync("sh", [POSTFIX_RECIPE, pfBase, "stop"], { timeout: 60_000 });
+  postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
