@@ -19,14 +19,14 @@ import { errorVerdict } from "../../host/service/verdicts.js";
  *  own max_scan_time default is 60 s), so the MTA hears our defer rather than timing us out. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 90_000;
 
-interface Reply {
+export interface Reply {
   head: unknown;
   body: Buffer;
 }
 
 /** Send `z<command>\0`, the metadata frame and the body as frames; read the reply. Rejects on
  *  any failure with a message an operator can act on. */
-function request(
+export function request(
   socketPath: string,
   command: string,
   head: unknown,

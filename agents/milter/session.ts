@@ -9,18 +9,19 @@
  */
 import type { Socket } from "node:net";
 import { sanitizeHeaderValue } from "../../host/policy/headers.js";
+import { findSubject, MAX_SUBJECT_VALUE } from "../../host/spam/mark.js";
 import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { type MailRequest, MAX_ADDRESS_TEXT, MAX_RECIPIENTS } from "../../host/service/protocol.js";
 import type { MailAnswer } from "../common/daemon-client.js";
 import { type RecipientIdentity, RecipientSplitter, SPLIT_REPLY } from "../common/recipient-split.js";
 import {
-  SMFI_PROT_VERSION, SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_QUARANTINE, SMFIP_NODATA, SMFIP_NOUNKNOWN,
+  SMFI_PROT_VERSION, SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_CHGHDRS, SMFIF_QUARANTINE, SMFIP_NODATA, SMFIP_NOUNKNOWN,
   SMFIP_NR_CONN, SMFIP_NR_DATA, SMFIP_NR_EOH, SMFIP_NR_HDR, SMFIP_NR_HELO, SMFIP_NR_MAIL, SMFIP_NR_RCPT,
   SMFIP_NR_UNKN, SMFIP_NR_BODY,
 } from "./constants.js";
 import { type DecodeResult, MilterDecoder, type MilterCommand } from "./protocol.js";
 import {
-  encodeAddHeader, encodeContinue, encodeDiscard, encodeOptneg, encodeProgress, encodeReplBody, encodeReplyCode,
+  encodeAddHeader, encodeChgHeader, encodeContinue, encodeDiscard, encodeOptneg, encodeProgress, encodeReplBody, encodeReplyCode,
   encodeTempfail,
 } from "./replies.js";
 
@@ -38,7 +39,7 @@ export const PROGRESS_INTERVAL_MS = 5_000;
 export const IDLE_TIMEOUT_MS = 65 * 60_000;
 /** Actions we ask for, when offered: header fields (X-Bulwark-*), the cleaned body, and
  *  quarantine (reserved for the MTA-side hold; the daemon keeps its own quarantine today). */
-const WANTED_ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE;
+const WANTED_ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
 /** Steps we do not need (DATA, unknown commands) and replies we do not send (HELO and headers:
  *  one round trip per header line saved). Each is asked only when the MTA offers it. HELO is
  *  taken (for the daemon's log and the anti-spam checks) but never answered when the MTA allows. */
@@ -251,8 +252,9 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
     if (m.truncated) req.truncated = true;
     const progress = setInterval(() => send(encodeProgress()), PROGRESS_INTERVAL_MS);
     let answer: MailAnswer;
+    const held = Buffer.concat(m.chunks, m.stored);
     try {
-      answer = await opts.judge(req, Buffer.concat(m.chunks, m.stored));
+      answer = await opts.judge(req, held);
     } finally {
       clearInterval(progress);
     }
@@ -286,6 +288,15 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
         return;
       }
       out.push(...encodeReplBody(bodyOf(answer.mail)));
+    }
+    if (result.subject !== undefined) {
+      // the subject template applied to spam: replace the first Subject field, or add one
+      if (actions & SMFIF_CHGHDRS) {
+        const value = sanitizeHeaderValue(result.subject, MAX_SUBJECT_VALUE);
+        out.push(findSubject(held) ? encodeChgHeader(1, "Subject", value) : encodeAddHeader("Subject", value));
+      } else {
+        opts.log(`milter${id}: the MTA did not allow SMFIF_CHGHDRS; the subject is left untagged`);
+      }
     }
     send(...out, encodeContinue());
   }

@@ -15,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   cli.register((await import("./daemon-command.js")).DaemonCommand);
   cli.register((await import("./quar-command.js")).QuarCommand);
   cli.register((await import("./stats-command.js")).StatsCommand);
+  for (const c of (await import("./spam-command.js")).SPAM_COMMANDS) cli.register(c);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
 

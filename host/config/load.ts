@@ -195,6 +195,7 @@ const SECTION_INTRO: Record<SectionName, string> = {
   wwwi: "HTTPS web console.",
   mird: "HTTP mirror of signature updates for other Bulwark installs on the LAN.",
   clamd: "clamd-compatible protocol for clamdscan, amavisd-new, rspamd and other clamd clients.",
+  spamd: "SpamAssassin spamd-compatible protocol for spamc and other spamd clients (anti-spam only).",
 };
 
 /**

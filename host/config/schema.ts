@@ -8,8 +8,12 @@
  * option: [global] gives the default, any agent section may override it, SPEC §3).
  */
 
+import { parseApprovedList } from "../spam/net/approved-ip.js";
+import { parseRblServices } from "../spam/net/dnsbl.js";
+import { parseDnsServers } from "../spam/net/resolver.js";
+
 export const AGENT_SECTIONS = [
-  "smtp", "pop3", "imap", "smfi", "mda", "pipe", "cgp", "zmfi", "gwia", "cli", "wwwi", "mird", "clamd",
+  "smtp", "pop3", "imap", "smfi", "mda", "pipe", "cgp", "zmfi", "gwia", "cli", "wwwi", "mird", "clamd", "spamd",
 ] as const;
 export type AgentSection = (typeof AGENT_SECTIONS)[number];
 export type SectionName = "global" | AgentSection;
@@ -35,6 +39,8 @@ export interface OptionSpec {
   underCacheDir?: boolean;
   /** A [global] option that agent sections may override. */
   inherit?: boolean;
+  /** For a list: why one item is wrong (the parser reports it with file:line), or undefined. */
+  checkItem?: (item: string) => string | undefined;
   /** Typed default (sizes in bytes, lists as arrays). */
   default: OptionValue;
   doc: string;
@@ -55,6 +61,16 @@ const SYSLOG_FACILITIES = [
   "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ] as const;
 const SYSLOG_CLASSES = ["error", "warning", "summall", "summ", "partall", "part", "info", "debug"] as const;
+
+/** A checkItem from a parser that throws on a bad entry (host/spam/net/). */
+const byParser = (parse: (items: string[]) => unknown) => (item: string): string | undefined => {
+  try {
+    parse([item]);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
 
 export const OPTIONS: readonly OptionSpec[] = [
   // ---- [global]: daemon ----
@@ -138,14 +154,28 @@ export const OPTIONS: readonly OptionSpec[] = [
   // ---- [global] and every agent section: anti-spam (SPEC §6) ----
   { section: "global", inherit: true, key: "action_as", type: "enum", enumValues: ["scan", ...ACTIONS], default: "accept",
     doc: "Anti-spam: scan classifies mail; accept (the default) skips classification; defer, discard or reject decide without classifying." },
-  { section: "global", inherit: true, key: "as_approved_ip_list", type: "list", separator: ",", default: [],
+  { section: "global", inherit: true, key: "as_approved_ip_list", type: "list", separator: ",", default: [], checkItem: byParser(parseApprovedList),
     doc: "Client addresses whose mail skips anti-spam entirely, separated by commas: 1.2.3.4, 1.2.3.0/24 or 1.2.3.4-1.2.3.8." },
-  { section: "global", inherit: true, key: "as_rbl_service", type: "list", separator: ",", default: [],
+  { section: "global", inherit: true, key: "as_rbl_service", type: "list", separator: ",", default: [], checkItem: byParser(parseRblServices),
     doc: "DNS block lists as zone:expected-answer, separated by commas (e.g. \"zen.spamhaus.org:127.0.0.2\"); empty queries none." },
   { section: "global", inherit: true, key: "as_message_scan_size", type: "size", min: 0, default: 0,
     doc: "Mail larger than this (e.g. 500K) skips spam classification; 0 classifies every size; do not go below 100K or classification suffers." },
   { section: "global", inherit: true, key: "as_eml_subject_template", type: "string", default: "[%asstatus%]",
-    doc: "Text put in front of the subject of mail classified as spam; %asstatus% becomes the classification." },
+    doc: "Text put in front of the subject of mail classified as spam or probable spam; %asstatus% becomes SPAM or PROBABLE SPAM; empty leaves the subject alone." },
+  { section: "global", inherit: true, key: "action_as_spam", type: "enum", enumValues: ACTIONS, default: "accept",
+    doc: "With action_as = scan, what happens to mail classified as spam: accept delivers it marked (header fields and subject template), reject, discard or defer block it (blocked spam is kept in quarantine)." },
+  { section: "global", inherit: true, key: "action_as_probable", type: "enum", enumValues: ACTIONS, default: "accept",
+    doc: "With action_as = scan, what happens to mail classified as probable spam (a score between the rules file's probable and spam thresholds); accept delivers it marked." },
+  { section: "global", key: "as_rules_file", type: "path", default: "",
+    doc: "Extra anti-spam rules in the format of the built-in rules file (host/spam/rules/default.rules, documented at its top): new rules, new scores for built-in rules, thresholds; empty uses the built-in rules only." },
+  { section: "global", key: "as_bayes_db", type: "path", underCacheDir: true, default: "bayes.sqlite",
+    doc: "SQLite database of the trainable statistical filter (`bulwark spam learn`); a relative path is taken inside cache_dir; until it holds enough ham and spam the filter adds nothing." },
+  { section: "global", key: "as_dns_servers", type: "list", separator: ",", default: [], checkItem: byParser(parseDnsServers),
+    doc: "DNS servers for block lists and SPF/DKIM/DMARC, separated by commas (127.0.0.1, 127.0.0.1:5353, [::1]:53); empty uses the system's resolvers; use a local caching resolver, as public ones are refused by block lists." },
+  { section: "global", key: "as_dns_timeout", type: "int", min: 1, max: 60, default: 3,
+    doc: "Seconds each network check (one block list, SPF, DKIM/DMARC) may take; a check that times out or fails adds nothing to the score and is logged." },
+  { section: "global", inherit: true, key: "as_auth_enabled", type: "bool", default: true,
+    doc: "When yes, SPF, DKIM and DMARC are checked for classified mail and their results scored; needs DNS." },
 
   // ---- every agent section ----
   { section: "agent", key: "agent_enabled", type: "bool", default: false,
@@ -224,6 +254,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: "Unix socket of the clamd protocol (clamd's LocalSocket); a relative path is taken inside cache_dir; empty disables the socket." },
   { section: "clamd", key: "stream_max_length", type: "size", min: 1, max: MAX_OBJECT_SIZE, default: 100 * MiB,
     doc: "Largest INSTREAM upload accepted (clamd's StreamMaxLength, default 100M); larger streams get `INSTREAM size limit exceeded. ERROR`." },
+
+  // ---- [spamd]: SpamAssassin's spamd protocol (spamc and other spamd clients); off by default ----
+  { section: "spamd", key: "listen_addr", type: "addr", default: "127.0.0.1",
+    doc: "Address of the spamd-protocol TCP listener; the protocol has no authentication (TELL trains the filter), so keep it on trusted hosts." },
+  { section: "spamd", key: "listen_port", type: "port", default: 783,
+    doc: "Port of the spamd-protocol TCP listener (spamd's own default is 783, which needs root); 0 disables TCP." },
+  { section: "spamd", key: "socket_path", type: "path", underCacheDir: true, default: "",
+    doc: "Unix socket of the spamd protocol (spamc -U PATH); a relative path is taken inside cache_dir; empty opens no socket." },
+  { section: "spamd", key: "allow_tell", type: "bool", default: false,
+    doc: "When yes, spamc -L/-C (TELL) may train and untrain the statistical filter; off by default because anyone who can connect could then poison it." },
 
   // ---- [pipe], [cli]: on by default so the programs work after `npm start`; they talk to the daemon socket only ----
   { section: "pipe", key: "agent_enabled", type: "bool", default: true,

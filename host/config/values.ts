@@ -63,6 +63,10 @@ export function parseOptionValue(spec: OptionSpec, raw: RawValue): Parsed {
       const items = t.split(spec.separator ?? ":").map((s) => s.trim()).filter((s) => s !== "");
       const bad = spec.enumValues ? items.find((i) => !spec.enumValues!.includes(i)) : undefined;
       if (bad !== undefined) return fail(`${spec.key} items must be among ${spec.enumValues!.join(", ")}, got ${JSON.stringify(bad)}`);
+      for (const item of spec.checkItem ? items : []) {
+        const why = spec.checkItem!(item);
+        if (why !== undefined) return fail(`${spec.key}: ${why}`);
+      }
       return { ok: true, value: items };
     }
     case "addr":

@@ -12,7 +12,8 @@
  * that replaces the old one without dropping a request (swappable-scanner.ts). clamd's RELOAD
  * (forwarded by the [clamd] agent) reloads the signatures only. Scanner options (base_dir,
  * workers, limits) take effect with the new scanner; cache_dir and daemon_socket_path only on
- * restart, and reload says so.
+ * restart, and reload says so. The anti-spam engine (rules, Bayes database, resolver) is rebuilt
+ * on reload; a failed rebuild keeps the old one.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -26,6 +27,7 @@ import { createDaemonExtensions } from "../service/extensions.js";
 import { lineLogger } from "../service/line-logger.js";
 import type { Logger } from "../log/types.js";
 import { openStatistics } from "../stats/persist.js";
+import { SpamEngineHolder } from "./spam-engine-holder.js";
 import { PID_FILE_NAME, runningDaemonPid, writePidFile } from "./pid-file.js";
 import { type StartLock, takeStartLock } from "./start-lock.js";
 import { Supervisor } from "./supervisor.js";
@@ -147,7 +149,12 @@ async function startLocked(file: string, config: Config, lock: StartLock, log: (
     await stats.close().catch(() => {});
     throw e;
   }
+  // the anti-spam engine: rules and the Bayes database; a failure leaves it unavailable (mail
+  // that asks for classification is deferred) without stopping the antivirus daemon
+  const spam = new SpamEngineHolder(log);
+  await spam.rebuild(config);
   const closeStores = async () => {
+    spam.close();
     for (const r of await Promise.allSettled([stats.close(), quarantine.close()])) {
       if (r.status === "rejected") log(`error: closing statistics/quarantine: ${(r.reason as Error).message}`);
     }
@@ -190,7 +197,7 @@ async function startLocked(file: string, config: Config, lock: StartLock, log: (
         for (const l of lines) log(`error: reload refused, keeping the old configuration: ${l}`);
         ok = false;
       }
-      await Promise.all([supervisor.reconcile(config), scanner.reload()]);
+      await Promise.all([supervisor.reconcile(config), scanner.reload(), spam.rebuild(config)]);
       return ok;
     },
     async reloadSignatures() {
@@ -229,7 +236,7 @@ async function startLocked(file: string, config: Config, lock: StartLock, log: (
           void daemon.reloadSignatures();
         },
         onShutdown: () => shutdown?.(),
-        extensions: createDaemonExtensions({ config: () => config, scanner: () => served, stats, quarantine, log: opts.logger ?? lineLogger(log, () => config.list("global", "syslog_class")) }),
+        extensions: createDaemonExtensions({ config: () => config, scanner: () => served, stats, quarantine, spam: () => spam.engine, log: opts.logger ?? lineLogger(log, () => config.list("global", "syslog_class")) }),
       }),
     );
     await supervisor.start(config);

@@ -10,6 +10,7 @@ export const RESIDENT_AGENTS: Partial<Record<AgentSection, string>> = {
   clamd: "dist/agents/clamd/main.js",
   smfi: "dist/agents/milter/main.js",
   smtp: "dist/agents/smtp/main.js",
+  spamd: "dist/agents/spamd/main.js",
 };
 
 export function isResidentAgent(agent: AgentSection): boolean {

@@ -16,6 +16,7 @@ import type { ExtensionHandler } from "../clamd/server.js";
 import { encodeMessage } from "./frames.js";
 import { MailService, type ServiceDeps } from "./mail-service.js";
 import { type MailResult, parseMailRequest, parseScanRequest } from "./protocol.js";
+import { createSpamExtensions } from "./spam-extensions.js";
 import { receiveRequest, sendReply } from "./transport.js";
 import { errorVerdict, oversizeVerdict, trimVerdict } from "./verdicts.js";
 
@@ -29,7 +30,7 @@ export interface ExtensionOptions {
   streamBudget?: ByteBudget;
 }
 
-export function createDaemonExtensions(deps: ServiceDeps, opts: ExtensionOptions = {}): { BWSCAN: ExtensionHandler; BWMAIL: ExtensionHandler } {
+export function createDaemonExtensions(deps: ServiceDeps, opts: ExtensionOptions = {}): Record<"BWSCAN" | "BWMAIL" | "BWSPAM" | "BWLEARN", ExtensionHandler> {
   const budget = opts.streamBudget ?? processStreamBudget;
   const mail = new MailService(deps);
   const { log } = deps;
@@ -102,7 +103,9 @@ export function createDaemonExtensions(deps: ServiceDeps, opts: ExtensionOptions
     });
   };
 
-  return { BWSCAN, BWMAIL };
+  // zBWSPAM / zBWLEARN (the [spamd] agent's), over the same engine the mail service uses
+  const spamCommands = createSpamExtensions({ config: deps.config, log, spam: () => deps.spam?.(), streamBudget: budget });
+  return { BWSCAN, BWMAIL, ...spamCommands };
 }
 
 function deferResult(reason: string): MailResult {

@@ -1,8 +1,10 @@
 /**
  * One mail through the daemon (zBWMAIL): the agent section's policy ([agent] over [global],
  * SPEC §4) refined per recipient by the agent's user_config file (SPEC §5), one scan, cleaning
- * when a recipient asks for it, one decision per recipient and one for the message, header
- * fields and footnote for accepted mail, statistics, quarantine of blocked mail, and the log.
+ * when a recipient asks for it, one anti-spam classification when a recipient asks for it
+ * (SPEC §6, spam-check.ts), one decision per recipient (the stricter of the antivirus and the
+ * anti-spam one) and one for the message, header fields, subject tag and footnote for accepted
+ * mail, statistics, quarantine of blocked mail, and the log.
  *
  * Failure rule: anything unexpected (a broken user_config, a cleaner that throws, a disabled
  * agent, a rewritten mail over its bound) is a defer, with the reason logged at `error`. A
@@ -20,10 +22,14 @@ import type { RecipientOptions } from "../policy/user-config.js";
 import type { QuarantineStore } from "../quarantine/store.js";
 import type { Verdict } from "../scan/verdict.js";
 import type { Statistics } from "../stats/counters.js";
-import { type MailRequest, type MailResult, MAX_REWRITE_GROWTH } from "./protocol.js";
+import { type MailRequest, type MailResult, MAX_REPLY_LIST, MAX_REWRITE_GROWTH } from "./protocol.js";
 import { recipientOptions } from "./recipient-options.js";
 import { UserConfigCache } from "./user-config-file.js";
 import { errorVerdict, oversizeVerdict, trimVerdict } from "./verdicts.js";
+import { decideSpam, stricter } from "../policy/spam-actions.js";
+import { findSubject, spamHeaderFields, subjectTag, taggedSubject } from "../spam/mark.js";
+import type { SpamEngine, SpamResult } from "../spam/types.js";
+import { classifyForRecipients, SpamUnavailable } from "./spam-check.js";
 
 export interface ServiceDeps {
   /** getters: the configuration and the signatures are reloaded while the daemon runs */
@@ -32,6 +38,9 @@ export interface ServiceDeps {
   stats: Statistics;
   quarantine: QuarantineStore;
   log: Logger;
+  /** the anti-spam engine (host/spam/engine.ts); undefined while it cannot be built, which
+   *  defers mail that a recipient wants classified */
+  spam?: () => SpamEngine | undefined;
 }
 
 /** Bulwark's version in the X-Bulwark-Engine field (the package version). */
@@ -154,11 +163,21 @@ export class MailService {
       }
     }
 
-    // ---- decide per recipient, then once for the message ----
-    const decisions = perRecipient.map((r) => {
+    // ---- anti-spam: one classification when any recipient's action_as is scan ----
+    let spamResults: Array<SpamResult | undefined>;
+    try {
+      spamResults = await classifyForRecipients(this.deps.spam?.(), req, input, perRecipient);
+    } catch (e) {
+      throw new Deferred(e instanceof SpamUnavailable ? e.message : `anti-spam failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+    const spam = spamResults.find((x) => x !== undefined && !x.skipped) ?? spamResults.find((x) => x !== undefined);
+
+    // ---- decide per recipient (antivirus and anti-spam), then once for the message ----
+    const decisions = perRecipient.map((r, i) => {
       const p = policyOf(r.options);
-      const d: Decision = decide(p, verdict ? { verdict, cleaned: cleaned && shouldClean(p) } : undefined);
-      return { r, d };
+      const av: Decision = decide(p, verdict ? { verdict, cleaned: cleaned && shouldClean(p) } : undefined);
+      const as: Decision = decideSpam(r.options as never, spamResults[i]);
+      return { r, d: stricter(av, as), spamBlocked: as.action !== "accept" && spamResults[i] !== undefined && !spamResults[i]!.skipped && stricter(av, as) === as };
     });
     const top = decisions.reduce((a, b) => (MESSAGE_ACTION_RANK[b.d.action] > MESSAGE_ACTION_RANK[a.d.action] ? b : a));
     const action = top.d.action;
@@ -167,6 +186,14 @@ export class MailService {
     // ---- header fields and footnote: scanned mail that is accepted ----
     // One mail goes out for every recipient, so a field or footnote any recipient asks for is added.
     const headers: HeaderField[] = [];
+    let subject: string | undefined;
+    if (action === "accept" && spam) {
+      if (decisions.some(({ r }) => r.options.av_hdr_enabled === "yes")) headers.push(...spamHeaderFields(spam));
+      const tagging = decisions.find(({ r }, i) => spamResults[i] !== undefined && !spamResults[i]!.skipped && r.options.as_eml_subject_template !== "");
+      const tag = tagging ? subjectTag(spam, tagging.r.options.as_eml_subject_template) : "";
+      // only a mail held whole: the agent replaces the Subject field of the mail it holds
+      if (tag && !input.overflow && !req.truncated) subject = taggedSubject(findSubject(input.mail)?.value, tag);
+    }
     if (action === "accept" && verdict) {
       if (decisions.some(({ r }) => r.options.av_hdr_enabled === "yes")) {
         headers.push(...scanHeaderFields(verdict, { product: PRODUCT_VERSION, engine: ENGINE_NAME, signatures: `${scanner.signatureCount} signature${scanner.signatureCount === 1 ? "" : "s"}` }, cleaned));
@@ -193,7 +220,10 @@ export class MailService {
     const blockedByScan = (action === "reject" || action === "discard") && verdict !== undefined &&
       (verdict.status === "infected" || verdict.status === "not_scanned") &&
       decisions.some(({ r, d }) => d.action === action && r.options.action_av === "scan");
+    const blockedAsSpam = !blockedByScan && (action === "reject" || action === "discard") && spam !== undefined &&
+      decisions.some(({ d, spamBlocked }) => spamBlocked && d.action === action);
     if (blockedByScan) quarantineId = await this.keep(req, input, verdict!, reason);
+    else if (blockedAsSpam) quarantineId = await this.keepSpam(req, input, spam!, reason);
 
     // ---- statistics and log ----
     if (verdict) {
@@ -201,7 +231,7 @@ export class MailService {
       this.count(() => this.deps.stats.recordScan(agent, verdict!, cleaned));
     }
     this.count(() => this.deps.stats.recordDecision(agent, action));
-    this.logMessage(req, input, verdict, action, reason, quarantineId);
+    this.logMessage(req, input, verdict, action, reason, quarantineId, spam);
     if (verdict?.status === "error") log.error(`mail deferred: ${reason}`, { agent, sender: req.sender ?? "", size: input.received });
 
     const result: MailResult = {
@@ -212,6 +242,8 @@ export class MailService {
       cleaned,
       rewritten,
       headers,
+      ...(subject !== undefined ? { subject } : {}),
+      ...(spam ? { spam: { status: spam.status, score: spam.score, required: spam.required, reasons: spam.reasons.slice(0, MAX_REPLY_LIST).map((x) => x.name), ...(spam.skipped ? { skipped: spam.skipped } : {}) } } : {}),
       ...(quarantineId ? { quarantineId } : {}),
     };
     return rewritten ? { result, mail: out } : { result };
@@ -251,6 +283,24 @@ export class MailService {
     }
   }
 
+  private async keepSpam(req: MailRequest, input: MailInput, spam: SpamResult, reason: string): Promise<string | undefined> {
+    if (input.overflow || req.truncated) return undefined;
+    try {
+      const { id } = await this.deps.quarantine.put(input.mail, {
+        names: spam.reasons.filter((x) => x.score > 0).map((x) => x.name).slice(0, MAX_REPLY_LIST),
+        status: "spam",
+        sender: req.sender ?? "",
+        recipients: req.recipients ?? [],
+        agent: req.agent,
+        reason,
+      });
+      return id;
+    } catch (e) {
+      this.deps.log.error(`quarantine failed, the decision stands: ${(e as Error).message}`, { agent: req.agent });
+      return undefined;
+    }
+  }
+
   private count(fn: () => void): void {
     try {
       fn();
@@ -259,7 +309,7 @@ export class MailService {
     }
   }
 
-  private logMessage(req: MailRequest, input: MailInput, verdict: Verdict | undefined, action: Action, reason: string, quarantineId?: string): void {
+  private logMessage(req: MailRequest, input: MailInput, verdict: Verdict | undefined, action: Action, reason: string, quarantineId?: string, spam?: SpamResult): void {
     const { log } = this.deps;
     const fields = {
       agent: req.agent,
@@ -272,10 +322,12 @@ export class MailService {
       reason,
       size: input.received,
       ...(quarantineId ? { quarantine: quarantineId } : {}),
+      ...(spam ? { spam: spam.skipped ? `skipped (${spam.skipped})` : `${spam.status} ${spam.score.toFixed(1)}/${spam.required.toFixed(1)}`, spamReasons: spam.reasons.map((x) => x.name) } : {}),
     };
     // the client as the MTA saw it (XFORWARD / milter connect), like Postfix's "client=" field
     const client = req.clientAddr ? ` client=${req.clientAddr}` : "";
-    const line = `${req.agent}: ${action} from <${fields.sender}> to ${fields.recipients.length} recipient(s)${client}: ${fields.verdict}`;
+    const spamText = fields.spam ? `, spam: ${fields.spam}${spam && !spam.skipped && spam.reasons.length ? ` (${spam.reasons.filter((x) => x.score > 0).slice(0, 5).map((x) => x.name).join(", ")})` : ""}` : "";
+    const line = `${req.agent}: ${action} from <${fields.sender}> to ${fields.recipients.length} recipient(s)${client}: ${fields.verdict}${spamText}`;
     log.log("summall", line, fields);
     if (verdict && (verdict.status === "infected" || verdict.status === "not_scanned")) log.log("summ", line, fields);
     // one line per detection and per part not scanned (the verdict has no list of clean parts)

@@ -8,6 +8,8 @@
  *              Reply: one frame holding the JSON MailResult; when `rewritten` is true the new
  *              mail follows as frames ending in a zero frame; then the daemon closes.
  *
+ *   zBWSPAM\0 / zBWLEARN\0  anti-spam classification and training: spam-protocol.ts.
+ *
  * A frame is a u32 big-endian length and that many bytes (clamd's INSTREAM chunks). These
  * commands are served only on the daemon's own socket, never on the [clamd] listeners, and
  * VERSIONCOMMANDS does not list them. Any failure on either side means defer.
@@ -88,6 +90,11 @@ export interface MailResult {
   headers: HeaderField[];
   /** set when the daemon kept the mail in quarantine */
   quarantineId?: string;
+  /** the new value of the Subject field (the subject template applied to spam); the agent
+   *  replaces the mail's first Subject field with it, or adds one */
+  subject?: string;
+  /** the anti-spam classification, when a recipient's action_as was scan */
+  spam?: { status: "ham" | "probable" | "spam"; score: number; required: number; reasons: string[]; skipped?: string };
 }
 
 const isAgent = (v: unknown): v is AgentSection => typeof v === "string" && (AGENT_SECTIONS as readonly string[]).includes(v);

@@ -58,7 +58,7 @@ describe("loadConfig", () => {
     ["unknown key with suggestion", "[smtp]\nlisten_prot = 25\n", 2, "unknown key listen_prot in [smtp] (did you mean listen_port?)"],
     ["key of another section", "[global]\nmda_path = \"/x\"\n", 2, "unknown key mda_path in [global] (mda_path belongs in [mda])"],
     ["unknown section with suggestion", "[stmp]\n", 1, "unknown section [stmp] (did you mean [smtp]?)"],
-    ["unknown section without suggestion", "[antispam]\n", 1, "unknown section [antispam] (known sections: global, smtp, pop3, imap, smfi, mda, pipe, cgp, zmfi, gwia, cli, wwwi, mird, clamd)"],
+    ["unknown section without suggestion", "[antispam]\n", 1, "unknown section [antispam] (known sections: global, smtp, pop3, imap, smfi, mda, pipe, cgp, zmfi, gwia, cli, wwwi, mird, clamd, spamd)"],
     ["bad bool", "[global]\n\nsamples_enabled = maybe\n", 3, 'samples_enabled expects yes or no, got "maybe"'],
     ["bad port", "[clamd]\nlisten_port = 70000\n", 2, "listen_port expects a port number 0-65535, got 70000"],
     ["bad enum", "[global]\naction_av = \"scna\"\n", 2, 'action_av expects one of scan, accept, defer, discard, reject, got "scna"'],
