@@ -185,7 +185,7 @@ export async function runSpamAssassin(train, test) {
     r.otherLoadPct = pass.otherLoadPct;
     r.cpuPerMsgMs = ((treeCpuS(spamd.pid) - cpu0) * 1000) / test.length;
     r.results = results;
-    r.required = [...new Set(results.map((x) => x.required))].join(", ");
+    r.required = [...new Set(results.map((x) => x.required.toFixed(1)))].join(", ");
     return r;
   } finally {
     if (spamd) await stopProcess(spamd);

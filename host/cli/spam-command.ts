@@ -23,6 +23,8 @@ const LOCATION_DETAILS = "The database is `--db FILE`, else [global] as_bayes_db
 const INPUT_DETAILS = "Each FILE is one message; a leading mbox \"From \" line is ignored (an mbox with several messages is read "
   + "as one). Directories are walked recursively (links inside them are not followed); `-` is standard input.";
 
+const BUILTIN_ERRORS: ErrorConstructor[] = [Error, TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
+
 abstract class SpamSubcommand extends Command {
   db = Option.String("--db", { description: "Bayes database file (default: as_bayes_db of the configuration)" });
   config = Option.String("--config", { description: "configuration file (default: as for `bulwark daemon`)" });
@@ -36,8 +38,9 @@ abstract class SpamSubcommand extends Command {
       return await this.run(setup);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      // usage and database problems are expected: one line; anything else is a bug: the stack
-      const expected = e instanceof SpamUsageError || (e instanceof Error && /^Bayes|SpamUsage/.test(e.constructor.name));
+      // the project's own error classes (usage, database, rules file, DNS configuration) and
+      // SQLite's describe a problem to fix: one line; a plain Error or TypeError is a bug: the stack
+      const expected = e instanceof SpamUsageError || (e instanceof Error && !BUILTIN_ERRORS.includes(e.constructor as ErrorConstructor));
       this.context.stderr.write(`ERROR: ${expected ? message : ((e as Error).stack ?? message)}\n`);
       return 2;
     }

@@ -3,6 +3,7 @@
  * little-endian doubles, 8 bytes each, exact for the tokenizer's unsigned integers below 2^53.
  */
 
+/** Stored data (a feature list, the tokens table) that cannot be read back: the file was damaged or edited. */
 export class BayesBlobError extends Error {}
 
 export function packFeatures(features: Float64Array): Buffer {

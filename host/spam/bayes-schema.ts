@@ -88,15 +88,18 @@ function refuseForeign(file: string, version: number, appId: number, db: SqliteD
  */
 export function prepareSchema(db: SqliteDatabase, file: string, readonly: boolean): void {
   const first = ident(db);
-  refuseForeign(file, first.version, first.appId, db);
-  if (first.version === SCHEMA_VERSION) return;
+  if (first.version === SCHEMA_VERSION && first.appId === APPLICATION_ID) return;
   if (readonly) {
+    refuseForeign(file, first.version, first.appId, db);
     if (first.version === 0) throw new BayesSchemaError(`${file} is empty: nothing has been learned into it yet`);
     throw new BayesSchemaError(`${file} has Bayes schema version ${first.version}; open it once for writing (\`bulwark spam stats\`) to migrate it`);
   }
+  // decided under the write lock: another process may be creating the schema right now, and
+  // what it has committed must be read in one consistent view (version, id and tables)
   db.transaction(() => {
     const { version, appId } = ident(db);
     refuseForeign(file, version, appId, db);
+    if (version === SCHEMA_VERSION) return;
     if (version === 0) {
       db.exec(CREATE_V1);
       db.pragma(`application_id = ${APPLICATION_ID}`);

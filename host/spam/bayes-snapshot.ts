@@ -11,7 +11,7 @@
  */
 import type { TokenCounts } from "./types.js";
 import type { SqliteDatabase } from "./bayes-sqlite.js";
-import { unpackFeatures } from "./bayes-blob.js";
+import { BayesBlobError, unpackFeatures } from "./bayes-blob.js";
 
 /** Counts are packed as spam * COUNT_BASE + ham. 2^26 each keeps the packed value below 2^52,
  *  exact in a double; a feature seen in more than 67 million learned messages is saturated
@@ -77,11 +77,6 @@ export class CountsSnapshot implements TokenCounts {
   }
 }
 
-/**
- * Read the whole database into a new snapshot, inside one read transaction so the totals, the
- * tokens and the returned data_version describe the same commit (a later commit by another
- * process then changes data_version and triggers the next reload).
- */
 export interface SnapshotState {
   snapshot: CountsSnapshot;
   /** PRAGMA data_version when it was read or last caught up */
@@ -90,12 +85,17 @@ export interface SnapshotState {
   lastSeq: number;
 }
 
-/** Changes kept for other processes to catch up with. Each is a message's features (about 6 KB
- *  for 800 features): 1,000 keep the table near 6 MB and cover far more than the learns another
- *  process can make between two of this process's checks (DATA_VERSION_CHECK_MS); a process
- *  further behind reloads whole, which is only slower. */
+/** Changes kept for other processes to catch up with. Each holds a message's features (the
+ *  tokenizer gives ~250 on the corpus: 2 KB), so 1,000 keep the table near 2 MB; they cover
+ *  the learns one `bulwark spam learn` makes between two checks (DATA_VERSION_CHECK_MS; about
+ *  600 a second measured). A process further behind reloads whole, which is only slower. */
 export const CHANGES_KEPT = 1_000;
 
+/**
+ * Read the whole database into a new snapshot, inside one read transaction so the totals, the
+ * tokens and the returned data_version describe the same commit (a later commit by another
+ * process then changes data_version and triggers the next catch-up).
+ */
 export function loadSnapshot(db: SqliteDatabase, file: string): SnapshotState {
   return db.transaction(() => {
     // the first SELECT starts the read transaction; data_version read after it is that snapshot's
@@ -157,18 +157,18 @@ function parseChunk(text: string, map: Map<number, number>, file: string): void 
     let c = 0;
     let digits = 0;
     while (i < n && (c = text.charCodeAt(i++)) !== 32) {
-      if (c < 48 || c > 57) throw new Error(`${file}: the tokens table holds a value that is not an unsigned integer`);
+      if (c < 48 || c > 57) throw new BayesBlobError(`${file}: the tokens table holds a value that is not an unsigned integer`);
       hash = hash * 10 + (c - 48);
       digits++;
     }
-    if (digits === 0 || i >= n) throw new Error(`${file}: cannot read the tokens table`);
+    if (digits === 0 || i >= n) throw new BayesBlobError(`${file}: cannot read the tokens table`);
     digits = 0;
     while (i < n && (c = text.charCodeAt(i++)) !== 32) {
-      if (c < 48 || c > 57) throw new Error(`${file}: the tokens table holds a count that is not an unsigned integer`);
+      if (c < 48 || c > 57) throw new BayesBlobError(`${file}: the tokens table holds a count that is not an unsigned integer`);
       packed = packed * 10 + (c - 48);
       digits++;
     }
-    if (digits === 0) throw new Error(`${file}: cannot read the tokens table`);
+    if (digits === 0) throw new BayesBlobError(`${file}: cannot read the tokens table`);
     map.set(hash, packed);
   }
 }

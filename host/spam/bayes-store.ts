@@ -15,22 +15,21 @@
  *    PRAGMA data_version shows a commit by another process (looked at no more often than
  *    DATA_VERSION_CHECK_MS).
  *
- * Schema and version checks: bayes-schema.ts.
+ * Opening (pragmas, retries while another process creates the file): bayes-open.ts; schema and
+ * version checks: bayes-schema.ts.
  */
 import { createHash } from "node:crypto";
 import type { LearnOutcome, TokenCounts } from "./types.js";
-import { type SqliteDatabase, openSqlite } from "./bayes-sqlite.js";
-import { SCHEMA_VERSION, prepareSchema } from "./bayes-schema.js";
+import type { SqliteDatabase } from "./bayes-sqlite.js";
+import { SCHEMA_VERSION } from "./bayes-schema.js";
+import { BayesStoreError, openBayesDatabase } from "./bayes-open.js";
 import { CHANGES_KEPT, type SnapshotState, catchUp, loadSnapshot } from "./bayes-snapshot.js";
 import { packFeatures, unpackFeatures } from "./bayes-blob.js";
 
 export { BayesSchemaError, SCHEMA_VERSION } from "./bayes-schema.js";
+export { BUSY_TIMEOUT_MS, BayesStoreError } from "./bayes-open.js";
 export { BayesSnapshotTooLargeError, CHANGES_KEPT, MAX_SNAPSHOT_TOKENS } from "./bayes-snapshot.js";
 
-/** How long a learner waits for another process's write transaction. A learn transaction takes
- *  milliseconds; 10 s covers a queue of many learners and a checkpoint on a slow disk, while a
- *  process that holds the lock for good (a stopped debugger) still ends in a clear error. */
-export const BUSY_TIMEOUT_MS = 10_000;
 /** How often counts() asks SQLite whether another process committed. PRAGMA data_version is
  *  cheap, but not free at thousands of messages a second; a learn by another process (spamd
  *  TELL, `bulwark spam learn`) showing up in scores within a second is soon enough. */
@@ -41,8 +40,6 @@ export const DATA_VERSION_CHECK_MS = 1_000;
 export const MAX_FEATURES_PER_MESSAGE = 20_000;
 
 export type BayesClass = "spam" | "ham";
-
-export class BayesStoreError extends Error {}
 
 export interface BayesStats {
   file: string;
@@ -108,26 +105,7 @@ function checkedFeatures(features: ArrayLike<number>): Float64Array {
 }
 
 export function openBayesStore(file: string, opts: BayesStoreOptions = {}): BayesStore {
-  let db: SqliteDatabase;
-  try {
-    db = openSqlite(file, { fileMustExist: opts.mustExist ?? false, timeout: BUSY_TIMEOUT_MS });
-  } catch (e) {
-    throw new BayesStoreError(`${file}: cannot open the Bayes database: ${(e as Error).message}`);
-  }
-  try {
-    // journal_mode is persistent in the file; setting it again is a no-op
-    const mode = String(db.pragma("journal_mode = WAL", { simple: true }));
-    if (mode !== "wal") throw new BayesStoreError(`${file}: cannot switch the database to WAL mode (it is in ${mode} mode)`);
-    db.pragma("synchronous = NORMAL");
-    prepareSchema(db, file, false);
-  } catch (e) {
-    db.close();
-    if (e instanceof Error && !(e instanceof BayesStoreError) && e.constructor.name === "SqliteError") {
-      throw new BayesStoreError(`${file}: ${e.message}`);
-    }
-    throw e;
-  }
-  return new SqliteBayesStore(db, file, opts.now ?? Date.now);
+  return new SqliteBayesStore(openBayesDatabase(file, opts.mustExist ?? false), file, opts.now ?? Date.now);
 }
 
 type Totals = { nspam: number; nham: number };

