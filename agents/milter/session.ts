@@ -9,7 +9,7 @@
  */
 import type { Socket } from "node:net";
 import { sanitizeHeaderValue } from "../../host/policy/headers.js";
-import { findSubject, MAX_SUBJECT_VALUE } from "../../host/spam/mark.js";
+import { findSubject, MAX_SUBJECT_VALUE, ownFieldIndexes } from "../../host/spam/mark.js";
 import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { type MailRequest, MAX_ADDRESS_TEXT, MAX_RECIPIENTS } from "../../host/service/protocol.js";
 import type { MailAnswer } from "../common/daemon-client.js";
@@ -277,6 +277,11 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
     }
     // accept: header fields, the rewritten body, then continue
     const out: Buffer[] = [];
+    // incoming X-Bulwark-* fields are forged (or an earlier hop's): deleted (an empty
+    // CHGHEADER value), last first so the indexes stay right, before ours are added
+    if (actions & SMFIF_CHGHDRS) {
+      for (const f of ownFieldIndexes(held)) out.push(encodeChgHeader(f.index, f.name, ""));
+    }
     if (actions & SMFIF_ADDHDRS) {
       for (const h of result.headers) out.push(encodeAddHeader(h.name, sanitizeHeaderValue(h.value)));
     }
@@ -292,7 +297,9 @@ export function serveMilterConnection(sock: Socket, opts: SessionOptions): void 
     if (result.subject !== undefined) {
       // the subject template applied to spam: replace the first Subject field, or add one
       if (actions & SMFIF_CHGHDRS) {
-        const value = sanitizeHeaderValue(result.subject, MAX_SUBJECT_VALUE);
+        // only what would break the packet or the header goes; 8-bit subject bytes stay, as
+        // the SMTP and pipe agents keep them
+        const value = result.subject.replace(/[\r\n\0]/g, " ").slice(0, MAX_SUBJECT_VALUE);
         out.push(findSubject(held) ? encodeChgHeader(1, "Subject", value) : encodeAddHeader("Subject", value));
       } else {
         opts.log(`milter${id}: the MTA did not allow SMFIF_CHGHDRS; the subject is left untagged`);

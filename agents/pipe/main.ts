@@ -17,7 +17,7 @@
  *   what was held, so the whole mail goes out while memory stays bounded.
  */
 import { formatHeaderFields } from "../../host/policy/headers.js";
-import { setSubject } from "../../host/spam/mark.js";
+import { setSubject, stripOwnFields } from "../../host/spam/mark.js";
 import { EXIT_DEFER, wireOf } from "../../host/policy/wire.js";
 import { type MailRequest, MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { loadAgentConfig, splitConfigArg } from "../common/agent-config.js";
@@ -80,7 +80,8 @@ async function run(argv: string[]): Promise<number> {
     return wireOf(result, "exit");
   }
 
-  const whole = result.rewritten && answer.mail ? answer.mail : held.data;
+  // incoming X-Bulwark-* fields are forged (or an earlier hop's): ours replace them
+  const whole = stripOwnFields(result.rewritten && answer.mail ? answer.mail : held.data);
   // the subject template applied to spam; the daemon sends it only for a mail it received whole
   const body = result.subject !== undefined && !held.more ? setSubject(whole, result.subject) : whole;
   const eol = /^[^\n]*\r\n/.test(body.subarray(0, EOL_PROBE_BYTES).toString("latin1")) ? "\r\n" : "\n";

@@ -8,7 +8,7 @@
 import type { Readable } from "node:stream";
 import type { SMTPServerSession } from "smtp-server";
 import { formatHeaderFields } from "../../host/policy/headers.js";
-import { setSubject } from "../../host/spam/mark.js";
+import { setSubject, stripOwnFields } from "../../host/spam/mark.js";
 import { replyTextWithReason, wireOf } from "../../host/policy/wire.js";
 import { MAX_REWRITE_GROWTH } from "../../host/service/protocol.js";
 import { daemonMail } from "../common/daemon-client.js";
@@ -114,7 +114,8 @@ export async function handleMessage(ctx: MessageContext, stream: Readable, sessi
     default:
       return { error: wireError("defer") };
   }
-  const held = r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail;
+  // incoming X-Bulwark-* fields are forged (or an earlier hop's): ours replace them
+  const held = stripOwnFields(r.rewritten && answer.mail ? normaliseLineEnds(answer.mail) : mail);
   // the subject template applied to spam (the daemon sends the whole new value)
   const body = r.subject !== undefined ? setSubject(held, r.subject) : held;
   const outgoing = Buffer.concat([Buffer.from(formatHeaderFields(r.headers, "\r\n"), "utf8"), body]);

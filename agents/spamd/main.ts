@@ -45,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     await Promise.allSettled(servers.map((s) => s.close()));
+    // Closing a unix listener removes its file (as real spamd's does): spamc -U then exits 70
+    // (EX_SOFTWARE) before connecting, which an MTA's pipe bounces; the README says to give MTAs
+    // the TCP listener with spamc -x -X (75, retry later, while nobody listens).
     if (unixPath && servers.some((s) => "path" in s.address)) fs.rmSync(unixPath, { force: true });
     process.exit(code);
   };

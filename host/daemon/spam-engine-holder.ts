@@ -8,6 +8,11 @@
 import type { Config } from "../config/load.js";
 import { createSpamEngine, type LocalSpamEngine } from "../spam/engine.js";
 
+/** How long the daemon waits for the Bayes database's write lock (a spamd TELL while `bulwark
+ *  spam learn` writes): the wait blocks the event loop that serves every agent's mail, so
+ *  beyond this the TELL gets a temporary failure instead. */
+export const DAEMON_BUSY_TIMEOUT_MS = 500;
+
 export class SpamEngineHolder {
   private current: LocalSpamEngine | undefined;
 
@@ -19,7 +24,7 @@ export class SpamEngineHolder {
 
   async rebuild(config: Config): Promise<void> {
     try {
-      const next = await createSpamEngine({ config, log: this.log });
+      const next = await createSpamEngine({ config, log: this.log, busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS });
       const old = this.current;
       this.current = next;
       // classification is synchronous up to its network checks, which read no store state

@@ -13,7 +13,9 @@
  */
 import { findOption } from "../config/schema.js";
 import { parseOptionValue } from "../config/values.js";
-import { parseApprovedList } from "../spam/net/approved-ip.js";
+import { type ApprovedIpList, parseApprovedList } from "../spam/net/approved-ip.js";
+import { effectiveClient } from "../spam/net/index.js";
+import { DEFAULT_PROBABLE_SCORE, DEFAULT_REQUIRED_SCORE } from "../spam/rules.js";
 import type { SpamContext, SpamEngine, SpamResult } from "../spam/types.js";
 import type { RecipientOptions } from "../policy/user-config.js";
 import { shouldClassify } from "../policy/spam-actions.js";
@@ -47,9 +49,31 @@ function skipReason(o: Record<string, string>, req: MailRequest, input: SpamInpu
   if (input.overflow || req.truncated) return "only part of the mail was received (over max_file_size)";
   const limit = sizeBytes(o.as_message_scan_size);
   if (limit > 0 && input.received > limit) return `larger than as_message_scan_size (${input.received} > ${limit} bytes)`;
-  const list = (o.as_approved_ip_list ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  if (list.length && req.clientAddr && parseApprovedList(list).matches(req.clientAddr)) return `approved client ${req.clientAddr}`;
-  return undefined;
+  const list = approvedList(o.as_approved_ip_list ?? "");
+  if (!list) return undefined;
+  // the connection's client (an approved 127.0.0.1 for local submission), and the client the
+  // network checks look up: the one our MTA's Received field names when the connection is
+  // from loopback (a content filter without XFORWARD, the pipe agent)
+  const candidates = [req.clientAddr, effectiveClient(input.mail, { ...(req.clientAddr ? { clientAddr: req.clientAddr } : {}) })?.addr];
+  const hit = candidates.find((ip) => ip !== undefined && list.matches(ip));
+  return hit ? `approved client ${hit}` : undefined;
+}
+
+/** Parsed approved lists kept (one per distinct option value: the agent's and the user_config
+ *  sections'); past this the cache starts over. Parsing 10,000 entries per recipient per mail
+ *  would cost more than classifying. */
+const MAX_CACHED_APPROVED_LISTS = 64;
+const approvedLists = new Map<string, ApprovedIpList | undefined>();
+
+function approvedList(text: string): ApprovedIpList | undefined {
+  if (approvedLists.has(text)) return approvedLists.get(text);
+  const entries = text.split(",").map((s) => s.trim()).filter(Boolean);
+  // a bad entry throws (the caller defers): the config loader refuses one, so only a
+  // user_config value read before it was checked could get here
+  const list = entries.length ? parseApprovedList(entries) : undefined;
+  if (approvedLists.size >= MAX_CACHED_APPROVED_LISTS) approvedLists.clear();
+  approvedLists.set(text, list);
+  return list;
 }
 
 /** Per recipient (same order as `perRecipient`): the classification, a skip, or undefined for a
@@ -77,7 +101,7 @@ export async function classifyForRecipients(engine: SpamEngine | undefined, req:
   }
   return perRecipient.map((_, i) => {
     if (!wanted[i]) return undefined;
-    if (skips[i] !== undefined) return skipped(skips[i]!, result?.required ?? 5, result?.probable ?? 3);
+    if (skips[i] !== undefined) return skipped(skips[i]!, result?.required ?? DEFAULT_REQUIRED_SCORE, result?.probable ?? DEFAULT_PROBABLE_SCORE);
     return result;
   });
 }

@@ -79,10 +79,12 @@ export function createSpamExtensions(deps: SpamServiceDeps): { BWSPAM: Extension
   const BWLEARN: ExtensionHandler = (sock, rest) =>
     serve("BWLEARN", sock, rest, async (req) => {
       const { cls, agent } = parseLearnRequest(req.head);
-      if (agent === "spamd" && !deps.config().bool("spamd", "allow_tell")) throw new Error("TELL is disabled ([spamd] allow_tell = no)");
+      // only the spamd listener trains through the daemon (`bulwark spam learn` opens the database
+      // itself), and only when the administrator allowed it
+      if (agent !== "spamd" || !deps.config().bool("spamd", "allow_tell")) throw new Error(`learning through the daemon is disabled ([spamd] allow_tell = no, agent ${agent})`);
       const engine = engineOf(deps);
       const outcome = cls === "forget" ? await engine.forget(req.body) : await engine.learn(req.body, cls);
-      log.log("info", `${agent ?? "learn"}: ${cls}: ${outcome.outcome} (spam ${outcome.nspam}, ham ${outcome.nham})`, agent ? { agent } : {});
+      log.log("info", `${agent}: ${cls}: ${outcome.outcome} (spam ${outcome.nspam}, ham ${outcome.nham})`, { agent });
       return outcome;
     });
 

@@ -26,8 +26,9 @@ export interface SpamRequest {
 
 export interface LearnRequest {
   cls: "spam" | "ham" | "forget";
-  /** the agent asking; "spamd" is refused unless [spamd] allow_tell = yes */
-  agent?: AgentSection;
+  /** the agent asking: only "spamd" may learn through the daemon, and only with [spamd]
+   *  allow_tell = yes */
+  agent: AgentSection;
 }
 
 export interface ErrorReply {
@@ -64,8 +65,10 @@ export function parseSpamRequest(v: unknown): SpamRequest {
 export function parseLearnRequest(v: unknown): LearnRequest {
   if (!isObject(v)) throw new Error("the request is not a JSON object");
   if (v.cls !== "spam" && v.cls !== "ham" && v.cls !== "forget") throw new Error(`cls must be spam, ham or forget, not ${JSON.stringify(v.cls)}`);
-  if (v.agent !== undefined && !isAgent(v.agent)) throw new Error(`unknown agent ${JSON.stringify(v.agent)}`);
-  return v.agent === undefined ? { cls: v.cls } : { cls: v.cls, agent: v.agent };
+  // the agent is required: allow_tell is checked against it, so a request without one must not
+  // get past that check
+  if (!isAgent(v.agent)) throw new Error(`unknown agent ${JSON.stringify(v.agent)}`);
+  return { cls: v.cls, agent: v.agent };
 }
 
 const STATUSES = new Set(["ham", "probable", "spam"]);

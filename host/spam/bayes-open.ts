@@ -22,11 +22,11 @@ class BusyOpening extends Error {
   }
 }
 
-export function openBayesDatabase(file: string, mustExist: boolean): SqliteDatabase {
-  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+export function openBayesDatabase(file: string, mustExist: boolean, busyTimeoutMs: number = BUSY_TIMEOUT_MS): SqliteDatabase {
+  const deadline = Date.now() + busyTimeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      return openPrepared(file, mustExist);
+      return openPrepared(file, mustExist, busyTimeoutMs);
     } catch (e) {
       // A new file is still in rollback-journal mode while the first opener switches it to WAL;
       // SQLite then answers "locked" at once (deadlock avoidance, no busy handler): wait, retry.
@@ -37,10 +37,10 @@ export function openBayesDatabase(file: string, mustExist: boolean): SqliteDatab
   }
 }
 
-function openPrepared(file: string, mustExist: boolean): SqliteDatabase {
+function openPrepared(file: string, mustExist: boolean, busyTimeoutMs: number): SqliteDatabase {
   let db: SqliteDatabase;
   try {
-    db = openSqlite(file, { fileMustExist: mustExist, timeout: BUSY_TIMEOUT_MS });
+    db = openSqlite(file, { fileMustExist: mustExist, timeout: busyTimeoutMs });
   } catch (e) {
     throw new BayesStoreError(`${file}: cannot open the Bayes database: ${(e as Error).message}`);
   }

@@ -67,6 +67,9 @@ export interface BayesStoreOptions {
   mustExist?: boolean;
   /** clock for the data_version check (tests) */
   now?: () => number;
+  /** how long a write waits for another process's write lock (default BUSY_TIMEOUT_MS); the
+   *  daemon uses a short one, since the wait blocks its event loop */
+  busyTimeoutMs?: number;
 }
 
 /** The message without a leading mbox "From " separator line (mbox files and the corpus have one;
@@ -105,7 +108,7 @@ function checkedFeatures(features: ArrayLike<number>): Float64Array {
 }
 
 export function openBayesStore(file: string, opts: BayesStoreOptions = {}): BayesStore {
-  return new SqliteBayesStore(openBayesDatabase(file, opts.mustExist ?? false), file, opts.now ?? Date.now);
+  return new SqliteBayesStore(openBayesDatabase(file, opts.mustExist ?? false, opts.busyTimeoutMs), file, opts.now ?? Date.now);
 }
 
 type Totals = { nspam: number; nham: number };

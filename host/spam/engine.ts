@@ -32,6 +32,28 @@ import type { LearnOutcome, SpamContext, SpamEngine, SpamReason, SpamResult, Spa
  *  a mail this far out keeps its verdict whatever they say. */
 export const NETWORK_SKIP_MARGIN = 20;
 
+/** The whole network phase of one mail (block lists and SPF/DKIM/DMARC together, whatever
+ *  as_dns_timeout says): agents wait DEFAULT_REQUEST_TIMEOUT_MS (90 s) for the daemon's whole
+ *  answer and the scan before it may take max_scan_time (60 s by default), so 20 s keeps the
+ *  sum under the agents' limit: a dead DNS server costs each mail at most this and the mail
+ *  is classified without the network (fail soft), instead of timing out at the agent. */
+export const NETWORK_PHASE_MAX_MS = 20_000;
+
+/** The network checks, or none with a soft failure once NETWORK_PHASE_MAX_MS has passed. */
+async function boundedNetworkChecks(run: () => Promise<{ reasons: SpamReason[]; softFailures: string[] }>): Promise<{ reasons: SpamReason[]; softFailures: string[] }> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<{ reasons: SpamReason[]; softFailures: string[] }>((resolve) => {
+    timer = setTimeout(() => resolve({ reasons: [], softFailures: [`network checks over their ${NETWORK_PHASE_MAX_MS / 1000} s budget`] }), NETWORK_PHASE_MAX_MS);
+  });
+  try {
+    return await Promise.race([run(), budget]);
+  } catch (e) {
+    return { reasons: [], softFailures: [`network checks failed: ${(e as Error)?.message ?? String(e)}`] };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface SpamEngineOptions {
   config: Config;
   /** one line per soft failure and per problem */
@@ -40,6 +62,8 @@ export interface SpamEngineOptions {
   network?: boolean;
   /** read-only users (`bulwark spam check`) need not create the database */
   mustExist?: boolean;
+  /** the store's wait for another process's write lock (bayes-store.ts) */
+  busyTimeoutMs?: number;
 }
 
 export interface LocalSpamEngine extends SpamEngine {
@@ -61,7 +85,7 @@ export async function createSpamEngine(o: SpamEngineOptions): Promise<LocalSpamE
   const log = o.log ?? (() => {});
   const extra = config.path("global", "as_rules_file");
   const rules = loadRules(extra ? [defaultRulesPath(), extra] : [defaultRulesPath()]);
-  const store = openBayesStore(config.path("global", "as_bayes_db"), { mustExist: o.mustExist === true });
+  const store = openBayesStore(config.path("global", "as_bayes_db"), { mustExist: o.mustExist === true, ...(o.busyTimeoutMs !== undefined ? { busyTimeoutMs: o.busyTimeoutMs } : {}) });
   const network = o.network !== false;
   let resolver: DnsResolver | undefined;
   try {
@@ -101,7 +125,7 @@ export async function createSpamEngine(o: SpamEngineOptions): Promise<LocalSpamE
       // topmost Received field our MTA wrote
       const fromReceived = ctx.clientAddr ? undefined : clientFromReceived(raw);
       const full: SpamContext = { ...(fromReceived ?? {}), ...ctx };
-      const net = await networkChecks(raw, full, { resolver, rblServices: checks.rbl, authEnabled: checks.auth, log });
+      const net = await boundedNetworkChecks(() => networkChecks(raw, full, { resolver: resolver!, rblServices: checks.rbl, authEnabled: checks.auth, log }));
       for (const f of net.softFailures) log(`anti-spam: network check failed soft: ${f}`);
       return result([...l.reasons, ...net.reasons], net.softFailures);
     },

@@ -18,6 +18,23 @@ const buf = new Float64Array(MAX_RAW_FEATURES);
 let count = 0;
 let overflowed = false;
 
+/** The top bit (2^52) of a feature says which part of the mail it came from: set for the
+ *  header fields (names, words, sender domains), clear for the body, URIs and meta tokens.
+ *  The filter weighs the two opinions separately (bayes.ts), without the store keeping
+ *  anything but the feature number. */
+export const HEADER_LANE = 4503599627370496; // 2^52
+let lane = 0;
+
+/** Features emitted from now on are header features (true) or body features (false). */
+export function headerLane(on: boolean): void {
+  lane = on ? 0x100000 : 0;
+}
+
+/** Whether feature f came from the header fields. */
+export function isHeaderFeature(f: number): boolean {
+  return f >= HEADER_LANE;
+}
+
 /** Lanes of the last hash computed (read right after the call; avoids a tuple per token). */
 export let lastLo = 0;
 export let lastHi = 0;
@@ -25,6 +42,7 @@ export let lastHi = 0;
 export function reset(): void {
   count = 0;
   overflowed = false;
+  lane = 0;
 }
 
 export function full(): boolean {
@@ -41,7 +59,7 @@ export function emit(lo: number, hi: number): void {
     overflowed = true;
     return;
   }
-  buf[count++] = (hi & 0x1fffff) * 4294967296 + (lo >>> 0);
+  buf[count++] = ((hi & 0xfffff) | lane) * 4294967296 + (lo >>> 0);
 }
 
 /** Sorted unique features collected since reset(). */

@@ -24,6 +24,10 @@ export const MAX_SUBJECT_VALUE = 900;
  *  header_size_limit 100 KiB); a longer "header" is a body without a blank line. */
 const MAX_HEADER_SCAN = 1024 * 1024;
 
+/** Longest subject tag: a template is one short word in brackets; a long one would push the
+ *  real subject out of a mail client's column. */
+const MAX_TAG_CHARS = 200;
+
 /** "12.3": SpamAssassin prints one decimal; -0.0 becomes 0.0. */
 export const formatScore = (n: number): string => (Math.round(n * 10) / 10 || 0).toFixed(1);
 
@@ -55,7 +59,7 @@ export function spamHeaderFields(result: SpamResult): HeaderField[] {
 /** The subject tag for this result, or "" when none applies (ham, skipped, empty template). */
 export function subjectTag(result: SpamResult, template: string): string {
   if (result.skipped || result.status === "ham" || template === "") return "";
-  return sanitizeHeaderValue(template.replaceAll("%asstatus%", statusText(result.status)), 200);
+  return sanitizeHeaderValue(template.replaceAll("%asstatus%", statusText(result.status)), MAX_TAG_CHARS);
 }
 
 /** Where the header section ends: the index of the blank line's first byte, or -1. */
@@ -115,15 +119,75 @@ export function setSubject(mail: Buffer, value: string): Buffer {
   return Buffer.concat([mail.subarray(0, end), line, mail.subarray(end)]);
 }
 
+/** Header fields Bulwark writes start with this; the same names arriving in a mail are forged
+ *  (or left by an earlier hop) and are removed before ours are added, so that a Sieve or
+ *  procmail rule reading them can trust them, as SpamAssassin removes incoming X-Spam-* fields. */
+export const OWN_FIELD_PREFIX = "x-bulwark-";
+/** Own fields removed from one mail at most; a header with more is hostile and the rest of
+ *  them is left (each removal is one milter packet). */
+export const MAX_OWN_FIELDS_REMOVED = 100;
+
+interface FieldSpan {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** Fields of the header section whose names start with OWN_FIELD_PREFIX, in order. */
+function ownFieldSpans(mail: Buffer): FieldSpan[] {
+  const end = headerEnd(mail);
+  const header = mail.subarray(0, end < 0 ? Math.min(mail.length, MAX_HEADER_SCAN) : end).toString("latin1");
+  const out: FieldSpan[] = [];
+  const re = /(^|\n)(x-bulwark-[!-9;-~]*)[ \t]*:/gi;
+  for (let m = re.exec(header); m && out.length < MAX_OWN_FIELDS_REMOVED; m = re.exec(header)) {
+    const start = m.index + m[1].length;
+    let stop = header.indexOf("\n", start);
+    while (stop >= 0 && (header[stop + 1] === " " || header[stop + 1] === "\t")) stop = header.indexOf("\n", stop + 1);
+    const fieldEnd = stop < 0 ? header.length : stop + 1;
+    out.push({ name: m[2], start, end: fieldEnd });
+    re.lastIndex = Math.max(fieldEnd - 1, re.lastIndex);
+  }
+  return out;
+}
+
+/** Each own field as (name, 1-based index among the fields of that name), for a milter's
+ *  SMFIR_CHGHEADER with an empty value, which deletes it; last first, so that deleting one
+ *  does not move the index of the next. */
+export function ownFieldIndexes(mail: Buffer): Array<{ name: string; index: number }> {
+  const seen = new Map<string, number>();
+  const out = ownFieldSpans(mail).map((f) => {
+    const key = f.name.toLowerCase();
+    const index = (seen.get(key) ?? 0) + 1;
+    seen.set(key, index);
+    return { name: f.name, index };
+  });
+  return out.reverse();
+}
+
+/** The mail without incoming X-Bulwark-* fields (every other byte kept). */
+export function stripOwnFields(mail: Buffer): Buffer {
+  const spans = ownFieldSpans(mail);
+  if (spans.length === 0) return mail;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const f of spans) {
+    parts.push(mail.subarray(at, f.start));
+    at = f.end;
+  }
+  parts.push(mail.subarray(at));
+  return Buffer.concat(parts);
+}
+
 export interface MarkOptions {
   subjectTemplate: string;
   /** add the X-Bulwark-Spam-* fields */
   headers: boolean;
 }
 
-/** The mail as an agent delivers it: fields in front, subject tagged (spamd PROCESS/HEADERS). */
+/** The mail as an agent delivers it: incoming X-Bulwark-* fields removed, ours in front,
+ *  subject tagged (spamd PROCESS/HEADERS). */
 export function markMail(raw: Buffer, result: SpamResult, opts: MarkOptions): Buffer {
-  let out = raw;
+  let out = stripOwnFields(raw);
   const subject = taggedSubject(findSubject(raw)?.value, subjectTag(result, opts.subjectTemplate));
   if (subject !== undefined) out = setSubject(out, subject);
   if (!opts.headers) return out;

@@ -13,7 +13,7 @@
  * Deterministic: the same mail gives the same sorted list. Bounded: MAX_BODY_WORDS and
  * MAX_RAW_FEATURES cap the work per mail.
  */
-import { emit, full, hashPair, hashRange, hashString, lastHi, lastLo, reset, seedOf, take, wasTruncated } from "./feature-hash.js";
+import { emit, full, hashPair, headerLane, hashRange, hashString, lastHi, lastLo, reset, seedOf, take, wasTruncated } from "./feature-hash.js";
 import type { MailHeader, ParsedMail } from "./types.js";
 import { uriHost } from "./uris.js";
 
@@ -98,7 +98,9 @@ export function features(mail: ParsedMail, opts: TokenizerOptions = DEFAULT_TOKE
     let tagBudget = MAX_HTML_TAG_WORDS;
     for (const html of mail.htmlParts) tagBudget = tagWords(html, opts, tagBudget);
   }
+  headerLane(true);
   for (const h of mail.headers) headerFeatures(h, opts);
+  headerLane(false);
   if (opts.uriHosts) for (const u of mail.uris) hostFeatures(uriHost(u));
   if (opts.meta) metaFeatures(mail, budget <= 0 || wasTruncated());
   return take();

@@ -104,16 +104,17 @@ describe("action_as through Postfix's content filter", () => {
   });
 
   it("scan: GTUBE arrives marked as spam with the subject template; ham arrives marked as ham", async () => {
-    send("scan@example.test", "as-scan-marker-2", GTUBE);
+    send("scan@example.test", "as-scan-marker-2", GTUBE, ["--add-header", "X-Bulwark-Spam-Status: No, score=-9.0 required=5.0"]);
     const spam = await deliveredMail("as-scan-marker-2");
+    expect(spam.match(/^X-Bulwark-Spam-Status:/gm)).toHaveLength(1); // the forged one is gone
     expect(spam).toMatch(/^X-Bulwark-Spam-Status: Yes, score=\d+\.\d required=5\.0$/m);
     expect(spam).toMatch(/^X-Bulwark-Spam-Reasons: .*GTUBE=/m);
     expect(spam).toMatch(/^Subject: \[SPAM\] as-scan-marker-2$/m);
     expect(spam.match(/^Subject:/gm)).toHaveLength(1);
     send("scan@example.test", "as-scan-marker-3", "Hello Bob, the meeting moved to Tuesday at ten. Alice");
     const ham = await deliveredMail("as-scan-marker-3");
-    expect(ham).toMatch(/^X-Bulwark-Spam-Status: (No|Probable), score=/m);
-    expect(ham).toMatch(/^Subject: (\[PROBABLE SPAM\] )?as-scan-marker-3$/m);
+    expect(ham).toMatch(/^X-Bulwark-Spam-Status: No, score=/m);
+    expect(ham).toMatch(/^Subject: as-scan-marker-3$/m);
     expect(daemon!.log()).toMatch(/smtp: accept from <alice@example\.org> to 1 recipient\(s\) client=127\.0\.0\.1: clean, spam: spam [\d.]+\/5\.0 \(GTUBE/);
   });
 
@@ -126,7 +127,7 @@ describe("action_as through Postfix's content filter", () => {
     expect(q[0]).toMatchObject({ status: "spam", agent: "smtp" });
     expect(q[0].names).toContain("GTUBE");
     send("spamreject@example.test", "as-spamreject-ham-5", "Hello Bob, lunch on Friday? Alice");
-    expect(await deliveredMail("as-spamreject-ham-5")).toMatch(/^X-Bulwark-Spam-Status: (No|Probable)/m);
+    expect(await deliveredMail("as-spamreject-ham-5")).toMatch(/^X-Bulwark-Spam-Status: No, /m);
   });
 
   it("scan with action_as_spam = discard: 250 to Postfix, nothing delivered, kept in quarantine", async () => {

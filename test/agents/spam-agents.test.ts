@@ -10,7 +10,7 @@
  * Postfix and swaks missing = failure, not a skip.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
@@ -72,12 +72,16 @@ describe("milter (Postfix smtpd_milters)", () => {
     expect(postqueue()).not.toContain("carol@example.test");
   });
 
-  it("accepts spam for bob marked, with the Subject field changed in place", async () => {
-    const out = swaks("bob@example.test", ["--header", "Subject: milter-gtube-mark-2", "--body", GTUBE]);
+  it("accepts spam for bob marked, with the Subject field changed in place and forged fields deleted", async () => {
+    const forged = ["--add-header", "X-Bulwark-Spam-Status: No, score=-5.0 required=5.0", "--add-header", "X-Bulwark-Verdict: clean", "--add-header", "x-bulwark-spam-status: No"];
+    const out = swaks("bob@example.test", ["--header", "Subject: milter-gtube-mark-2", "--body", GTUBE, ...forged]);
     expect(swaksDataReply(out)).toMatch(/^<-\s+250 /);
     await until(() => withMarker("milter-gtube-mark-2").length === 1, "the marked spam in the Maildir");
     const mail = withMarker("milter-gtube-mark-2")[0];
+    expect(mail.match(/^X-Bulwark-Spam-Status:.*$/gim)).toHaveLength(1);
     expect(mail).toMatch(/^X-Bulwark-Spam-Status: Yes, score=/m);
+    expect(mail.match(/^X-Bulwark-Verdict:.*$/gm)).toEqual(["X-Bulwark-Verdict: clean"]); // ours, not the forged one (same text, so count)
+    expect(mail).not.toMatch(/score=-5\.0/);
     expect(mail.match(/^Subject:.*$/gm)).toEqual(["Subject: [SPAM] milter-gtube-mark-2"]);
   });
 
@@ -95,18 +99,21 @@ describe("milter (Postfix smtpd_milters)", () => {
     const out = swaks("carol@example.test", ["--header", "Subject: milter-ham-4", "--body", "Hi Carol, the report is attached below. Alice"]);
     expect(swaksDataReply(out)).toMatch(/^<-\s+250 /);
     await until(() => withMarker("milter-ham-4").length === 1, "the ham in the Maildir");
-    expect(withMarker("milter-ham-4")[0]).toMatch(/^X-Bulwark-Spam-Status: (No|Probable), score=/m);
+    expect(withMarker("milter-ham-4")[0]).toMatch(/^X-Bulwark-Spam-Status: No, score=/m);
   });
 });
 
 describe("bulwark-pipe", () => {
   const mail = (subject: string, body: string) => Buffer.from(`From: alice@example.org\nTo: bob@example.test\nSubject: ${subject}\n\n${body}\n`);
 
-  it("passes GTUBE marked when spam is accepted, with the subject tagged", () => {
-    const r = runAgent("bulwark-pipe", ["--config", config, "--recipient", "bob@example.test"], mail("pipe-gtube", GTUBE));
+  it("passes GTUBE marked when spam is accepted, with the subject tagged and forged fields removed", () => {
+    const forged = Buffer.concat([Buffer.from("X-Bulwark-Spam-Status: No, score=-5.0\n\tfolded\nX-Bulwark-Spam-Score: -5.0\n"), mail("pipe-gtube", GTUBE)]);
+    const r = runAgent("bulwark-pipe", ["--config", config, "--recipient", "bob@example.test"], forged);
     expect(r.code, r.stderr).toBe(0);
     const out = r.stdout.toString("latin1");
     expect(out).toMatch(/^X-Bulwark-Spam-Status: Yes, score=/m);
+    expect(out.match(/^X-Bulwark-Spam-(Status|Score):/gm)).toHaveLength(2);
+    expect(out).not.toMatch(/-5\.0|folded/);
     expect(out).toMatch(/^Subject: \[SPAM\] pipe-gtube$/m);
     expect(out).toContain(GTUBE);
   });
@@ -123,5 +130,32 @@ describe("bulwark-pipe", () => {
     const r = runAgent("bulwark-pipe", ["--config", config, "--recipient", "bob@example.test"], body);
     expect(r.code).toBe(69);
     expect(r.stderr).toMatch(/Eicar-Test-Signature/);
+  });
+});
+
+describe("no anti-spam engine (a broken as_rules_file): mail that asks for classification is deferred", () => {
+  let broken: DaemonProcess | undefined;
+  let brokenConfig = "";
+  beforeAll(async () => {
+    const d = join(dir, "broken");
+    brokenConfig = writeConfig(d, "\n[pipe]\naction_as = scan\n");
+    const rules = join(d, "broken.rules");
+    writeFileSync(rules, "body BROKEN /unclosed(/\n");
+    writeFileSync(brokenConfig, readFileSync(brokenConfig, "utf8").replace("[global]\n", `[global]\nas_rules_file = "${rules}"\n`));
+    broken = await startDaemonProcess(brokenConfig, join(d, "cache"));
+  });
+  afterAll(async () => {
+    if (broken && broken.child.exitCode === null) {
+      broken.child.kill("SIGTERM");
+      await broken.exited;
+    }
+  });
+
+  it("bulwark-pipe exits 75 (EX_TEMPFAIL) and writes nothing; the daemon says why", async () => {
+    const r = runAgent("bulwark-pipe", ["--config", brokenConfig, "--recipient", "bob@example.test"], Buffer.from("Subject: hi\n\nhello\n"));
+    expect(r.code).toBe(75);
+    expect(r.stdout.length).toBe(0);
+    expect(broken!.log()).toMatch(/anti-spam unavailable[^\n]*broken\.rules:1/);
+    expect(r.stderr).toMatch(/defer/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findSubject, formatScore, markMail, setSubject, spamHeaderFields, subjectTag, taggedSubject } from "../../host/spam/mark.js";
+import { findSubject, formatScore, markMail, ownFieldIndexes, setSubject, spamHeaderFields, stripOwnFields, subjectTag, taggedSubject } from "../../host/spam/mark.js";
 import type { SpamResult } from "../../host/spam/types.js";
 
 const result = (status: SpamResult["status"], score: number, extra: Partial<SpamResult> = {}): SpamResult => ({
@@ -71,5 +71,28 @@ describe("markMail (spamd PROCESS)", () => {
   it("leaves ham untouched without fields", () => {
     const raw = Buffer.from("Subject: hi\n\nbody\n");
     expect(markMail(raw, result("ham", 0), { subjectTemplate: "[%asstatus%]", headers: false }).equals(raw)).toBe(true);
+  });
+});
+
+describe("incoming X-Bulwark-* fields (forged, or an earlier hop's)", () => {
+  const mail = Buffer.from("Received: x\r\nX-Bulwark-Spam-Status: No,\r\n score=-9\r\nSubject: s\r\nx-bulwark-verdict: clean\r\nX-Bulwark-Spam-Status: No\r\nX-Bulwarky: keep\r\n\r\nX-Bulwark-Verdict: in the body\r\n");
+  it("are removed with their folded lines, every other byte kept, the body untouched", () => {
+    expect(stripOwnFields(mail).toString()).toBe("Received: x\r\nSubject: s\r\nX-Bulwarky: keep\r\n\r\nX-Bulwark-Verdict: in the body\r\n");
+  });
+  it("are listed for the milter last first, with their per-name index", () => {
+    expect(ownFieldIndexes(mail)).toEqual([
+      { name: "X-Bulwark-Spam-Status", index: 2 },
+      { name: "x-bulwark-verdict", index: 1 },
+      { name: "X-Bulwark-Spam-Status", index: 1 },
+    ]);
+  });
+  it("leave a mail without them as it is (same buffer)", () => {
+    const plain = Buffer.from("Subject: s\n\nbody\n");
+    expect(stripOwnFields(plain)).toBe(plain);
+  });
+  it("are removed by markMail before its own fields go in", () => {
+    const out = markMail(mail, result("spam", 1000), { subjectTemplate: "", headers: true }).toString();
+    expect(out.match(/^X-Bulwark-Spam-Status:/gim)).toEqual(["X-Bulwark-Spam-Status:"]);
+    expect(out).not.toContain("score=-9");
   });
 });

@@ -139,3 +139,24 @@ describe("decodeQuotedPrintable", () => {
     expect(qp(s).length).toBeLessThanOrEqual(s.length);
   });
 });
+
+describe("decodeBase64 near its output cap", () => {
+  // short lines: the fast path must take only the lines that still fit, then leave the rest to
+  // the slow path, which reports the overflow (this was once quadratic, and must stay exact)
+  for (const width of [4, 8, 76]) {
+    it(`keeps exactly the first maxOut bytes of ${width}-character lines and reports the overflow`, () => {
+      const plain = Buffer.from(Array.from({ length: 30_000 }, (_, i) => (i * 7 + 3) & 0xff));
+      const b64 = plain.toString("base64").match(new RegExp(`.{1,${width}}`, "g"))!.join("\r\n");
+      const src = Buffer.from(b64);
+      for (const cap of [1, 2, 3, 4, 1000, 12_345, 29_999]) {
+        const r = decodeBase64(src, 0, src.length, cap);
+        expect(r.overflow, `cap ${cap}`).toBe(true);
+        expect(Buffer.from(r.data).equals(plain.subarray(0, r.data.length)), `cap ${cap}`).toBe(true);
+        expect(r.data.length, `cap ${cap}`).toBeGreaterThan(cap - 3);
+        expect(r.data.length, `cap ${cap}`).toBeLessThanOrEqual(cap);
+      }
+      const whole = decodeBase64(src, 0, src.length, 30_000);
+      expect([whole.overflow, Buffer.from(whole.data).equals(plain)]).toEqual([false, true]);
+    });
+  }
+});
