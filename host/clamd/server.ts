@@ -12,11 +12,11 @@
  * of Bulwark's own: a connection whose first bytes are `z<NAME>\0` is handed to that handler,
  * every other connection is clamd's, byte for byte as without extensions.
  */
-import { unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Scanner } from "../api.js";
 import { type ByteBudget, processStreamBudget } from "./byte-budget.js";
 import { ClamdConnection, type Preamble } from "./connection.js";
+import { listenTakingOver } from "../net/listen.js";
 
 /** Default VERSION reply; clamd 1.4.6 is the protocol level we reproduce. */
 export const DEFAULT_CLAMD_VERSION = "ClamAV 1.4.6/Bulwark 0.1.0";
@@ -149,40 +149,7 @@ export async function startClamdServer(opts: ClamdServerOptions): Promise<ClamdS
   });
   server.on("error", (e) => log(`clamd: server error: ${e.message}`));
 
-  const { path, port = 3310, host = "127.0.0.1" } = opts.listen;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      if (path && e.code === "EADDRINUSE") {
-        // a socket file left by a dead process: take it over only if nobody answers on it
-        const probe = net.connect(path);
-        probe.on("connect", () => {
-          probe.destroy();
-          reject(new Error(`clamd: ${path} is in use by a running server`));
-        });
-        probe.on("error", () => {
-          try {
-            unlinkSync(path);
-          } catch {
-            /* raced with someone else: the retry reports it */
-          }
-          server.once("error", reject);
-          server.listen(path, () => resolve());
-        });
-        return;
-      }
-      reject(e);
-    };
-    server.once("error", onError);
-    const done = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    if (path) server.listen(path, done);
-    else server.listen(port, host, done);
-  });
-
-  const a = server.address();
-  const address = typeof a === "string" || a === null ? { path: path! } : { host: a.address, port: a.port };
+  const address = await listenTakingOver(server, opts.listen, "clamd", { host: "127.0.0.1", port: 3310 });
   log(`clamd: listening on ${"path" in address ? address.path : `${address.host}:${address.port}`}`);
   return { address, close };
 }

@@ -76,6 +76,9 @@ const CLEAN_STRENGTH = ["rigorous", "strict", "standard"] as const;
  * the mail because another one accepts it); the SMTP and milter agents can act on the
  * per-recipient list instead.
  */
+/** Positive spam reasons named in the summary line; the structured fields list them all. */
+const LOGGED_SPAM_REASONS = 5;
+
 const MESSAGE_ACTION_RANK: Record<Action, number> = { defer: 4, reject: 3, discard: 2, accept: 1 };
 
 const policyOf = (o: Record<string, string>): PolicyOptions => ({
@@ -222,8 +225,8 @@ export class MailService {
       decisions.some(({ r, d }) => d.action === action && r.options.action_av === "scan");
     const blockedAsSpam = !blockedByScan && (action === "reject" || action === "discard") && spam !== undefined &&
       decisions.some(({ d, spamBlocked }) => spamBlocked && d.action === action);
-    if (blockedByScan) quarantineId = await this.keep(req, input, verdict!, reason);
-    else if (blockedAsSpam) quarantineId = await this.keepSpam(req, input, spam!, reason);
+    if (blockedByScan) quarantineId = await this.keep(req, input, { verdict: verdict! }, reason);
+    else if (blockedAsSpam) quarantineId = await this.keep(req, input, { spam: spam! }, reason);
 
     // ---- statistics and log ----
     if (verdict) {
@@ -261,39 +264,25 @@ export class MailService {
     return resolved.perRecipient;
   }
 
-  private async keep(req: MailRequest, input: MailInput, verdict: Verdict, reason: string): Promise<string | undefined> {
+  /** Keep a blocked mail in quarantine: what the scan found (infected / notscanned) or what
+   *  the classification found (spam, named by its positive reasons). */
+  private async keep(req: MailRequest, input: MailInput, why: { verdict: Verdict } | { spam: SpamResult }, reason: string): Promise<string | undefined> {
     if (input.overflow || req.truncated) {
       this.deps.log.warning(`mail not quarantined: only its first ${input.mail.length} bytes were received (it is over max_file_size)`, { agent: req.agent });
       return undefined;
     }
-    const infected = verdict.status === "infected";
-    try {
-      const { id } = await this.deps.quarantine.put(input.mail, {
-        names: infected ? [...verdict.names] : [...new Set(verdict.notScanned.map((n) => n.name))],
-        status: infected ? "infected" : "notscanned",
-        sender: req.sender ?? "",
-        recipients: req.recipients ?? [],
-        agent: req.agent,
-        reason,
-      });
-      return id;
-    } catch (e) {
-      this.deps.log.error(`quarantine failed, the decision stands: ${(e as Error).message}`, { agent: req.agent });
-      return undefined;
+    let names: string[];
+    let status: string;
+    if ("spam" in why) {
+      names = why.spam.reasons.filter((x) => x.score > 0).map((x) => x.name).slice(0, MAX_REPLY_LIST);
+      status = "spam";
+    } else {
+      const infected = why.verdict.status === "infected";
+      names = infected ? [...why.verdict.names] : [...new Set(why.verdict.notScanned.map((n) => n.name))];
+      status = infected ? "infected" : "notscanned";
     }
-  }
-
-  private async keepSpam(req: MailRequest, input: MailInput, spam: SpamResult, reason: string): Promise<string | undefined> {
-    if (input.overflow || req.truncated) return undefined;
     try {
-      const { id } = await this.deps.quarantine.put(input.mail, {
-        names: spam.reasons.filter((x) => x.score > 0).map((x) => x.name).slice(0, MAX_REPLY_LIST),
-        status: "spam",
-        sender: req.sender ?? "",
-        recipients: req.recipients ?? [],
-        agent: req.agent,
-        reason,
-      });
+      const { id } = await this.deps.quarantine.put(input.mail, { names, status, sender: req.sender ?? "", recipients: req.recipients ?? [], agent: req.agent, reason });
       return id;
     } catch (e) {
       this.deps.log.error(`quarantine failed, the decision stands: ${(e as Error).message}`, { agent: req.agent });
@@ -326,7 +315,7 @@ export class MailService {
     };
     // the client as the MTA saw it (XFORWARD / milter connect), like Postfix's "client=" field
     const client = req.clientAddr ? ` client=${req.clientAddr}` : "";
-    const spamText = fields.spam ? `, spam: ${fields.spam}${spam && !spam.skipped && spam.reasons.length ? ` (${spam.reasons.filter((x) => x.score > 0).slice(0, 5).map((x) => x.name).join(", ")})` : ""}` : "";
+    const spamText = fields.spam ? `, spam: ${fields.spam}${spam && !spam.skipped && spam.reasons.length ? ` (${spam.reasons.filter((x) => x.score > 0).slice(0, LOGGED_SPAM_REASONS).map((x) => x.name).join(", ")})` : ""}` : "";
     const line = `${req.agent}: ${action} from <${fields.sender}> to ${fields.recipients.length} recipient(s)${client}: ${fields.verdict}${spamText}`;
     log.log("summall", line, fields);
     if (verdict && (verdict.status === "infected" || verdict.status === "not_scanned")) log.log("summ", line, fields);

@@ -11,6 +11,7 @@
  *   I = (1 + S - H) / 2 in [0, 1]
  * I is mapped to a band (BAYES_00 .. BAYES_999) whose score joins the rule scores.
  */
+import { isHeaderFeature } from "./feature-hash.js";
 import type { SpamReason, TokenCounts } from "./types.js";
 
 /** Messages of EACH class learned before the filter votes. With fewer, per-token ratios are
@@ -23,8 +24,14 @@ export interface BayesOptions {
   strength: number;
   /** Robinson's x: the probability of a feature never or rarely seen */
   prior: number;
-  /** drop features with |f - 0.5| below this */
+  /** drop body features (words, URI hosts, meta tokens) with |f - 0.5| below this */
   minStrength: number;
+  /** drop header features (feature-hash.ts HEADER_LANE) with |f - 0.5| below this;
+   *  default minStrength */
+  headerMinStrength?: number;
+  /** a body feature enters as 0.5 + bodyWeight * (f - 0.5); default 1 (weighed like a
+   *  header feature) */
+  bodyWeight?: number;
   /** combine at most this many of the most extreme features */
   maxTokens: number;
 }
@@ -34,7 +41,9 @@ export interface BayesOptions {
  *  the strength cut of 0.4 keeps only features seen clearly more in one class, and
  *  150 features (SpamAssassin's N) decided as well as all of them while bounding the work.
  *  s 0.005-1, x 0.5-0.6, minStrength 0.2-0.45, N 150-all were tried. */
-export const DEFAULT_BAYES: BayesOptions = { strength: 0.1, prior: 0.52, minStrength: 0.4, maxTokens: 150 };
+export const DEFAULT_BAYES: BayesOptions = {
+  strength: 0.1, prior: 0.52, minStrength: 0.4, headerMinStrength: 0.45, bodyWeight: 0.5, maxTokens: 150,
+};
 
 export interface BayesBand {
   name: string;
@@ -93,11 +102,14 @@ export function bayesScore(features: readonly number[], counts: TokenCounts, opt
   const nham = counts.nham;
   if (nspam < MIN_LEARNED_EACH || nham < MIN_LEARNED_EACH) return { probability: 0.5, tokensUsed: 0 };
   const { strength: s, prior: x, minStrength, maxTokens } = opts;
+  const headerMin = opts.headerMinStrength ?? minStrength;
+  const bodyWeight = opts.bodyWeight ?? 1;
   const sx = s * x;
   // strongest first is decided by |f - 0.5|; keep f values in a scratch array
   const fs: number[] = [];
   for (let i = 0; i < features.length; i++) {
-    const c = counts.get(features[i]);
+    const feature = features[i];
+    const c = counts.get(feature);
     if (c === undefined) continue;
     const ns = c[0];
     const nh = c[1];
@@ -107,7 +119,11 @@ export function bayesScore(features: readonly number[], counts: TokenCounts, opt
     const hr = nh / nham;
     const p = sr / (sr + hr);
     const f = (sx + n * p) / (s + n);
-    if (Math.abs(f - 0.5) >= minStrength) fs.push(f);
+    if (isHeaderFeature(feature)) {
+      if (Math.abs(f - 0.5) >= headerMin) fs.push(f);
+    } else if (Math.abs(f - 0.5) >= minStrength) {
+      fs.push(0.5 + bodyWeight * (f - 0.5));
+    }
   }
   if (fs.length === 0) return { probability: 0.5, tokensUsed: 0 };
   if (fs.length > maxTokens) {

@@ -12,12 +12,12 @@
  * instead of a reset), for at most DRAIN_TIMEOUT_MS. A backend that fails gives a temporary
  * failure line, never a verdict: `spamc -x` then exits 74 and the MTA retries later.
  */
-import { unlinkSync } from "node:fs";
 import net from "node:net";
 import { type ByteBudget, processStreamBudget } from "../clamd/byte-budget.js";
 import type { LearnOutcome, SpamResult } from "../spam/types.js";
 import { EX, RequestReader, SpamdError, type SpamdRequest } from "./protocol.js";
 import { bodyReply, checkReply, errorReply, headerBlock, pongReply, reportText, symbolsText, tellReply } from "./replies.js";
+import { listenTakingOver } from "../net/listen.js";
 
 /** Longest silence while a request arrives: spamd's --timeout-tcp default (30 s). */
 export const IDLE_TIMEOUT_MS = 30_000;
@@ -228,39 +228,7 @@ export async function startSpamdServer(o: SpamdServerOptions): Promise<SpamdServ
     });
     return closed;
   };
-  const { path, port = 783, host = "127.0.0.1" } = o.listen;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      if (path && e.code === "EADDRINUSE") {
-        // a socket file left by a dead process: take it over only if nobody answers on it
-        const probe = net.connect(path);
-        probe.on("connect", () => {
-          probe.destroy();
-          reject(new Error(`spamd: ${path} is in use by a running server`));
-        });
-        probe.on("error", () => {
-          try {
-            unlinkSync(path);
-          } catch {
-            /* raced with someone else: the retry reports it */
-          }
-          server.once("error", reject);
-          server.listen(path, () => resolve());
-        });
-        return;
-      }
-      reject(e);
-    };
-    server.once("error", onError);
-    const done = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    if (path) server.listen(path, done);
-    else server.listen(port, host, done);
-  });
-  const a = server.address();
-  const address = typeof a === "string" || a === null ? { path: path! } : { host: a.address, port: a.port };
+  const address = await listenTakingOver(server, o.listen, "spamd", { host: "127.0.0.1", port: 783 });
   log(`spamd: listening on ${"path" in address ? address.path : `${address.host}:${address.port}`}`);
   return { address, close };
 }
