@@ -3,8 +3,9 @@
  * 53-bit unsigned hash (a plain JS number, exact in a double, a SQLite INTEGER and a Map
  * key without BigInt): two independent 32-bit lanes over the token's char codes, started
  * from the field's seed, so "from:cheap" and body "cheap" differ without any string being
- * built. Collisions: with 2^53 values, a million distinct tokens collide with probability
- * about 1e-4, far below the filter's own noise.
+ * built. The top bit is the lane (HEADER_LANE: header field or body), the other 52 are the
+ * hash. Collisions: with 2^52 values per lane, a million distinct tokens collide with
+ * probability about 1e-4, far below the filter's own noise.
  *
  * Hashes go into one preallocated Float64Array (no per-token objects); `take()` sorts it
  * and returns the unique values. Module state is fine: the tokenizer runs synchronously.

@@ -10,6 +10,8 @@
  * - the hosts of the URIs and their parent domains;
  * - a few meta tokens: html-only, image-only HTML, attachment types and extensions, counts
  *   in buckets.
+ * Header-field features are emitted in the header lane (feature-hash.ts HEADER_LANE), the rest
+ * outside it, so the filter can weigh the two kinds of evidence apart (bayes.ts).
  * Deterministic: the same mail gives the same sorted list. Bounded: MAX_BODY_WORDS and
  * MAX_RAW_FEATURES cap the work per mail.
  */

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { BAYES_BANDS, MIN_LEARNED_EACH, MemoryCounts, bandOf, bayesScore, chi2Q } from "../../host/spam/bayes.js";
+import { BAYES_BANDS, DEFAULT_BAYES, MIN_LEARNED_EACH, MemoryCounts, bandOf, bayesScore, chi2Q } from "../../host/spam/bayes.js";
+import { HEADER_LANE } from "../../host/spam/feature-hash.js";
 
-/** Feature ids for the tiny hand-made vocabularies below. */
-const SPAMMY = [101, 102, 103, 104, 105, 106, 107, 108];
-const HAMMY = [201, 202, 203, 204, 205, 206, 207, 208];
-const NEUTRAL = [301, 302, 303];
-const UNKNOWN = [901, 902, 903];
+/** Feature ids for the tiny hand-made vocabularies below: header features (full weight, see
+ *  the lane tests for body features). */
+const header = (ids: number[]) => ids.map((i) => HEADER_LANE + i);
+const SPAMMY = header([101, 102, 103, 104, 105, 106, 107, 108]);
+const HAMMY = header([201, 202, 203, 204, 205, 206, 207, 208]);
+const NEUTRAL = header([301, 302, 303]);
+const UNKNOWN = header([901, 902, 903]);
+const NEW_WORD = HEADER_LANE + 401;
 
 /** `n` spam each holding the spammy words (and neutral ones), `n` ham the hammy ones. */
 function trained(n: number): MemoryCounts {
@@ -58,14 +62,33 @@ describe("bayesScore", () => {
 
   it("moves with learning and unlearning", () => {
     const c = trained(MIN_LEARNED_EACH);
-    const before = bayesScore([401], c).probability;
-    for (let i = 0; i < 20; i++) c.add([401], "spam");
-    const after = bayesScore([401], c).probability;
+    const before = bayesScore([NEW_WORD], c).probability;
+    for (let i = 0; i < 20; i++) c.add([NEW_WORD], "spam");
+    const after = bayesScore([NEW_WORD], c).probability;
     expect(before).toBe(0.5);
     expect(after).toBeGreaterThan(0.9);
-    for (let i = 0; i < 20; i++) c.add([401], "spam", -1);
-    expect(c.get(401)).toEqual([0, 0]);
-    expect(bayesScore([401], c).probability).toBe(0.5);
+    for (let i = 0; i < 20; i++) c.add([NEW_WORD], "spam", -1);
+    expect(c.get(NEW_WORD)).toEqual([0, 0]);
+    expect(bayesScore([NEW_WORD], c).probability).toBe(0.5);
+  });
+
+  it("weighs body features (below HEADER_LANE) less than header features, by bodyWeight", () => {
+    const c = new MemoryCounts(16);
+    const bodyWord = 501;
+    const headerWord = HEADER_LANE + 501;
+    for (let i = 0; i < MIN_LEARNED_EACH; i++) {
+      c.add(i < 20 ? [bodyWord, headerWord] : [], "spam");
+      c.add([], "ham");
+    }
+    const inBody = bayesScore([bodyWord], c);
+    const inHeader = bayesScore([headerWord], c);
+    expect(inBody.tokensUsed).toBe(1);
+    expect(inHeader.probability).toBeGreaterThan(0.9);
+    expect(inBody.probability).toBeGreaterThan(0.5);
+    expect(inBody.probability).toBeLessThan(inHeader.probability);
+    // with bodyWeight 1 and the header lane's strength settings, the lanes agree
+    const even = { ...DEFAULT_BAYES, bodyWeight: 1, bodyStrength: DEFAULT_BAYES.strength, minStrength: DEFAULT_BAYES.headerMinStrength! };
+    expect(bayesScore([bodyWord], c, even).probability).toBeCloseTo(inHeader.probability, 12);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_RAW_FEATURES } from "../../host/spam/feature-hash.js";
+import { MAX_RAW_FEATURES, isHeaderFeature } from "../../host/spam/feature-hash.js";
 import { parseMail } from "../../host/spam/message.js";
 import { DEFAULT_TOKENIZER, MAX_BODY_WORDS, features } from "../../host/spam/tokenize.js";
 import type { ParsedMail } from "../../host/spam/types.js";
@@ -43,6 +43,17 @@ describe("features", () => {
     const body = features(textOnly("lottery"), unigrams);
     expect(has(inBody, body)).toBe(true);
     expect(has(inSubject, body)).toBe(false);
+  });
+
+  it("put header features in the header lane and body features outside it", () => {
+    const body = features(textOnly("lottery winner"), unigrams);
+    expect(body.length).toBe(2);
+    expect(body.some(isHeaderFeature)).toBe(false);
+    const whole = features(mail("Subject: lottery\nList-Id: <x.example.org>\n\nlottery winner"), unigrams);
+    const headerOnes = whole.filter(isHeaderFeature);
+    // subject:lottery, the names subject and list-id, the List-Id words
+    expect(headerOnes.length).toBeGreaterThanOrEqual(4);
+    expect(whole.filter((f) => !isHeaderFeature(f))).toEqual(body);
   });
 
   it("add word pairs that depend on order and distance", () => {
