@@ -17,7 +17,7 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
-import { type DaemonProcess, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { type DaemonProcess, freePort, startDaemonProcess, tempDir, until, stopDaemonProcess, writeConfig } from "../daemon/daemon-process.js";
 import { PrivatePostfix, quarantineList, swaksDataReply } from "../helpers/mail-peers.js";
 import { portOpen } from "../helpers/raw-smtp.js";
 
@@ -86,10 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill("SIGTERM");
-    await daemon.exited;
-  }
+  await stopDaemonProcess(daemon);
   postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

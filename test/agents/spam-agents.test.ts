@@ -14,7 +14,7 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
-import { type DaemonProcess, EICAR, freePort, runAgent, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { type DaemonProcess, EICAR, freePort, runAgent, startDaemonProcess, tempDir, until, stopDaemonProcess, writeConfig } from "../daemon/daemon-process.js";
 import { PrivatePostfix, swaksDataReply } from "../helpers/mail-peers.js";
 import { portOpen } from "../helpers/raw-smtp.js";
 
@@ -57,10 +57,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill("SIGTERM");
-    await daemon.exited;
-  }
+  await stopDaemonProcess(daemon);
   postfix?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -145,10 +142,7 @@ describe("no anti-spam engine (a broken as_rules_file): mail that asks for class
     broken = await startDaemonProcess(brokenConfig, join(d, "cache"));
   });
   afterAll(async () => {
-    if (broken && broken.child.exitCode === null) {
-      broken.child.kill("SIGTERM");
-      await broken.exited;
-    }
+    await stopDaemonProcess(broken);
   });
 
   it("bulwark-pipe exits 75 (EX_TEMPFAIL) and writes nothing; the daemon says why", async () => {

@@ -13,7 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../clamd/clamd-peer.js";
-import { type DaemonProcess, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { type DaemonProcess, freePort, startDaemonProcess, tempDir, until, stopDaemonProcess, writeConfig } from "../daemon/daemon-process.js";
 import { PrivateDnsmasq } from "../helpers/dns-server.js";
 
 let dir = "";
@@ -54,10 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill("SIGTERM");
-    await daemon.exited;
-  }
+  await stopDaemonProcess(daemon);
   await dns?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

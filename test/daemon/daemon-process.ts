@@ -143,3 +143,11 @@ export function startAgent(name: "bulwark-pipe" | "bulwark-cli", args: string[],
   const done = new Promise<AgentRun>((resolve) => child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })));
   return { child, done };
 }
+
+/** SIGTERM a daemon started by startDaemonProcess, if it still runs, and wait for its exit. */
+export async function stopDaemonProcess(d: DaemonProcess | undefined): Promise<void> {
+  if (d && d.child.exitCode === null) {
+    d.child.kill("SIGTERM");
+    await d.exited;
+  }
+}
