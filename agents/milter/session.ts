@@ -37,7 +37,8 @@ export const PROGRESS_INTERVAL_MS = 5_000;
  * only a connection silent for longer than that is dead; closing it then frees its socket.
  */
 export const IDLE_TIMEOUT_MS = 65 * 60_000;
-/** Actions we ask for, when offered: header fields (X-Bulwark-*), the cleaned body, and
+/** Actions we ask for, when offered: header fields (X-Bulwark-*), the cleaned body, changed
+ *  header fields (the tagged Subject of spam, deleting forged X-Bulwark-* fields), and
  *  quarantine (reserved for the MTA-side hold; the daemon keeps its own quarantine today). */
 const WANTED_ACTIONS = SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
 /** Steps we do not need (DATA, unknown commands) and replies we do not send (HELO and headers:

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADER_VERDICT } from "../../host/policy/headers.js";
 import { wireOf } from "../../host/policy/wire.js";
-import { SMFIF_ADDHDRS, SMFIF_CHGBODY } from "../../agents/milter/constants.js";
+import { SMFIF_ADDHDRS, SMFIF_CHGBODY, SMFIF_CHGHDRS } from "../../agents/milter/constants.js";
 import { encodeCommand, type MilterCommand, PacketDecoder } from "../../agents/milter/protocol.js";
 import { type MilterReply, parseReply } from "../../agents/milter/replies.js";
 import { type DaemonProcess, EICAR as EICAR_BYTES, freePort, ROOT, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
@@ -204,7 +204,7 @@ describe("milter agent under a real daemon (av_clean_mode = standard)", () => {
     ]);
     const replies = await rawSession(sock, wire, rand);
     const kinds = replies.filter((r) => r.kind !== "progress").map((r) => r.kind);
-    expect(replies[0]).toMatchObject({ kind: "optneg", actions: SMFIF_ADDHDRS | SMFIF_CHGBODY | 0x20 });
+    expect(replies[0]).toMatchObject({ kind: "optneg", actions: SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_CHGHDRS | 0x20 });
     // connect, mail, rcpt (headers are not answered: NR_HDR), eoh, body, then the EOM answer;
     // the accepted second message gets its X-Bulwark-* fields just before its final continue
     expect(kinds.filter((k) => k !== "addheader")).toEqual([
