@@ -174,6 +174,8 @@ export class MailService {
       throw new Deferred(e instanceof SpamUnavailable ? e.message : `anti-spam failed: ${(e as Error)?.message ?? String(e)}`);
     }
     const spam = spamResults.find((x) => x !== undefined && !x.skipped) ?? spamResults.find((x) => x !== undefined);
+    // accepted unclassified because it is over max_file_size: say so where an operator looks
+    if (spam?.skipped && (input.overflow || req.truncated)) log.warning(`anti-spam skipped: ${spam.skipped}`, { agent, size: input.received });
 
     // ---- decide per recipient (antivirus and anti-spam), then once for the message ----
     const decisions = perRecipient.map((r, i) => {
