@@ -54,8 +54,36 @@ async function boundedNetworkChecks(run: () => Promise<{ reasons: SpamReason[]; 
   }
 }
 
+/** What the engine is built from: the [global] anti-spam options, or a library caller's own. */
+export interface SpamSettings {
+  /** the Bayes database file (as_bayes_db) */
+  bayesDb: string;
+  /** rules files read after the built-in one (as_rules_file) */
+  extraRules: string[];
+  /** DNS servers (as_dns_servers; empty: the system's) and the per-check timeout */
+  dnsServers: string[];
+  dnsTimeoutSeconds: number;
+  /** default network checks when a request names none (as_rbl_service, as_auth_enabled) */
+  rbl: string[];
+  auth: boolean;
+}
+
+export function spamSettingsOf(config: Config): SpamSettings {
+  const extra = config.path("global", "as_rules_file");
+  return {
+    bayesDb: config.path("global", "as_bayes_db"),
+    extraRules: extra ? [extra] : [],
+    dnsServers: [...config.list("global", "as_dns_servers")],
+    dnsTimeoutSeconds: config.int("global", "as_dns_timeout"),
+    rbl: [...config.list("global", "as_rbl_service")],
+    auth: config.bool("global", "as_auth_enabled"),
+  };
+}
+
 export interface SpamEngineOptions {
-  config: Config;
+  /** the daemon's configuration, or `settings` directly (the embedded library) */
+  config?: Config;
+  settings?: SpamSettings;
   /** one line per soft failure and per problem */
   log?: (line: string) => void;
   /** run DNS block lists and SPF/DKIM/DMARC (default true); the bench and tests turn it off */
@@ -81,20 +109,20 @@ function statusOf(score: number, rules: RuleSet): SpamStatus {
 const sum = (reasons: readonly SpamReason[]) => reasons.reduce((a, r) => a + r.score, 0);
 
 export async function createSpamEngine(o: SpamEngineOptions): Promise<LocalSpamEngine> {
-  const { config } = o;
+  const settings = o.settings ?? (o.config ? spamSettingsOf(o.config) : undefined);
+  if (!settings) throw new TypeError("createSpamEngine needs a configuration or settings");
   const log = o.log ?? (() => {});
-  const extra = config.path("global", "as_rules_file");
-  const rules = loadRules(extra ? [defaultRulesPath(), extra] : [defaultRulesPath()]);
-  const store = openBayesStore(config.path("global", "as_bayes_db"), { mustExist: o.mustExist === true, ...(o.busyTimeoutMs !== undefined ? { busyTimeoutMs: o.busyTimeoutMs } : {}) });
+  const rules = loadRules([defaultRulesPath(), ...settings.extraRules]);
+  const store = openBayesStore(settings.bayesDb, { mustExist: o.mustExist === true, ...(o.busyTimeoutMs !== undefined ? { busyTimeoutMs: o.busyTimeoutMs } : {}) });
   const network = o.network !== false;
   let resolver: DnsResolver | undefined;
   try {
-    resolver = network ? createResolver({ servers: config.list("global", "as_dns_servers"), timeoutSeconds: config.int("global", "as_dns_timeout") }) : undefined;
+    resolver = network ? createResolver({ servers: settings.dnsServers, timeoutSeconds: settings.dnsTimeoutSeconds }) : undefined;
   } catch (e) {
     store.close();
     throw e;
   }
-  const defaults = { rbl: config.list("global", "as_rbl_service"), auth: config.bool("global", "as_auth_enabled") };
+  const defaults = { rbl: settings.rbl, auth: settings.auth };
 
   function local(raw: Buffer): { reasons: SpamReason[]; score: number } {
     const mail = parseMail(raw);
