@@ -33,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureSet } from "./gen-sigs.mjs";
 import { ensureMailCorpus } from "./gen-mails.mjs";
 import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
+import { writeResultsSection } from "./results-md.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
@@ -359,18 +360,6 @@ function report(r) {
   return lines.join("\n");
 }
 
-/** Replace this benchmark's section of RESULTS.md (from its heading to the next `## `), or append it. */
-function writeResultsSection(section) {
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, "utf8") : "# Benchmark results\n";
-  const start = text.indexOf(`${HEADING}\n`);
-  let out;
-  if (start < 0) out = `${text.replace(/\n*$/, "\n\n")}${section}`;
-  else {
-    const after = text.indexOf("\n## ", start + HEADING.length);
-    out = text.slice(0, start) + section.replace(/\n*$/, "\n\n") + (after < 0 ? "" : text.slice(after + 1));
-  }
-  writeFileSync(RESULTS_MD, out.replace(/\n*$/, "\n"));
-}
 
 // ------------------------------------------------------------------ main
 
@@ -461,7 +450,7 @@ async function main() {
   process.stdout.write(section + "\n");
   writeFileSync(join(WORK, "results.json"), JSON.stringify(r, null, 2));
   writeFileSync(join(WORK, "results.md"), section + "\n");
-  if (process.env.BENCH_NO_RESULTS !== "1" && r.valid !== null) writeResultsSection(section);
+  if (process.env.BENCH_NO_RESULTS !== "1" && r.valid !== null) writeResultsSection(RESULTS_MD, HEADING, section);
   if (r.valid === false) {
     process.stdout.write(`\n!!!!!!!! INVALID: detections differ: ${r.mismatch}\n`);
     process.exitCode = 1;

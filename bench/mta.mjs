@@ -51,6 +51,7 @@ import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import { ensureSet } from "./gen-sigs.mjs";
 import { generateMtaMails } from "./mta-mails.mjs";
 import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
+import { writeResultsSection } from "./results-md.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
@@ -760,17 +761,6 @@ function report(run) {
   return lines.join("\n");
 }
 
-function writeResultsSection(section) {
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, "utf8") : "# Benchmark results\n";
-  const start = text.indexOf(`${HEADING}\n`);
-  let out;
-  if (start < 0) out = `${text.replace(/\n*$/, "\n\n")}${section}`;
-  else {
-    const after = text.indexOf("\n## ", start + HEADING.length);
-    out = text.slice(0, start) + section.replace(/\n*$/, "\n\n") + (after < 0 ? "" : text.slice(after + 1));
-  }
-  writeFileSync(RESULTS_MD, out.replace(/\n*$/, "\n"));
-}
 
 const version = (cmd, args) => {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
@@ -855,7 +845,7 @@ async function main() {
   writeFileSync(join(WORK, "results.json"), JSON.stringify(run, null, 2));
   writeFileSync(join(WORK, "results.md"), section + "\n");
   // a partial run (BENCH_MTA_PATHS) compares nothing: it leaves RESULTS.md alone
-  if (process.env.BENCH_NO_RESULTS !== "1" && ALL_PATHS.every((p) => PATHS.includes(p))) writeResultsSection(section);
+  if (process.env.BENCH_NO_RESULTS !== "1" && ALL_PATHS.every((p) => PATHS.includes(p))) writeResultsSection(RESULTS_MD, HEADING, section);
   if (!run.valid) {
     process.stdout.write(`\n!!!!!!!! INVALID: ${run.problems.slice(0, 10).join("; ")}\n`);
     process.exitCode = 1;

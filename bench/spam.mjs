@@ -35,6 +35,7 @@ import { runBulwark, BULWARK_THREADS, BULWARK_WARMUP } from "./spam-bulwark.mjs"
 import { runBogofilter, runSpamAssassin, SA_CHILDREN } from "./spam-peers.mjs";
 import { MAX_OTHER_LOAD_PCT, PASS_TRIES } from "./spam-load.mjs";
 import { checkLearnedTable, checkRuleHits, MAX_RATE_P, MIN_TEST_HITS } from "./spam-split.mjs";
+import { writeResultsSection } from "./results-md.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DATA = join(ROOT, "node_modules", "@stdlib", "datasets-spam-assassin", "data");
@@ -111,18 +112,6 @@ function report(r) {
   return L.join("\n");
 }
 
-/** Replace this benchmark's section of RESULTS.md (from its heading to the next `## `), or append it. */
-function writeResultsSection(section) {
-  const text = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, "utf8") : "# Benchmark results\n";
-  const start = text.indexOf(`${HEADING}\n`);
-  let out;
-  if (start < 0) out = `${text.replace(/\n*$/, "\n\n")}${section}`;
-  else {
-    const after = text.indexOf("\n## ", start + HEADING.length);
-    out = text.slice(0, start) + section.replace(/\n*$/, "\n\n") + (after < 0 ? "" : text.slice(after + 1));
-  }
-  writeFileSync(RESULTS_MD, out.replace(/\n*$/, "\n"));
-}
 
 async function main() {
   mkdirSync(OUT, { recursive: true });
@@ -213,7 +202,7 @@ async function main() {
   writeFileSync(join(OUT, "results.md"), section + "\n");
   // the record is a comparison: only a run of all three filters with the split verified goes in
   const allLegs = ["bulwark", "spamassassin", "bogofilter"].every((l) => LEGS.includes(l));
-  if (process.env.BENCH_NO_RESULTS !== "1" && r.split.status === "ok" && allLegs) writeResultsSection(section);
+  if (process.env.BENCH_NO_RESULTS !== "1" && r.split.status === "ok" && allLegs) writeResultsSection(RESULTS_MD, HEADING, section);
   else log(`bench/RESULTS.md not updated (${process.env.BENCH_NO_RESULTS === "1" ? "BENCH_NO_RESULTS=1" : !allLegs ? "not all filters ran" : `split check ${r.split.status}`})`);
   if (r.split.status !== "ok") process.exitCode = 1;
 }

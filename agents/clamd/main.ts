@@ -16,10 +16,9 @@
  *   back-off and gives up after repeated failures. SIGTERM/SIGINT or a closed IPC channel (the
  *   manager is gone) closes the listeners and exits 0.
  */
-import fs from "node:fs";
 import net from "node:net";
 import { startClamdServer, type ClamdServer } from "../../host/clamd/server.js";
-import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
+import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped, stopListeners } from "../common/resident.js";
 import { RemoteScanner } from "./remote-scanner.js";
 
 /** Added to max_scan_time for the longest silence of the manager on one request: the scan may
@@ -62,14 +61,7 @@ async function main(argv: string[]): Promise<number> {
   const unixPath = config.path("clamd", "socket_path");
   const port = config.int("clamd", "listen_port");
   const servers: ClamdServer[] = [];
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    await Promise.allSettled(servers.map((s) => s.close()));
-    if (unixPath && servers.some((s) => "path" in s.address)) fs.rmSync(unixPath, { force: true });
-    process.exit(code);
-  };
+  const stop = stopListeners(servers, unixPath);
   const common = {
     scanner,
     log,

@@ -6,6 +6,7 @@
  * for the next one). Exit codes: 0 stopped, 2 cannot run (bad arguments or configuration,
  * cannot listen); the supervisor logs the agent's stderr.
  */
+import fs from "node:fs";
 import type { AgentSection } from "../../host/config/schema.js";
 import { type AgentConfig, loadAgentConfig, splitConfigArg } from "./agent-config.js";
 
@@ -27,6 +28,25 @@ export function loadResidentConfig(argv: string[], agent: AgentSection, log: Age
     return null;
   }
   return ac;
+}
+
+/** A listener of a resident agent: closing it ends its connections. */
+export interface AgentListener {
+  readonly address: { path: string } | { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** The agent's stop, run once: close every listener, make sure the unix socket file is gone
+ *  (a clean stop leaves no file for the next start to take over), exit with `code`. */
+export function stopListeners(servers: readonly AgentListener[], unixPath: string): (code: number) => Promise<void> {
+  let stopping = false;
+  return async (code) => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.allSettled(servers.map((s) => s.close()));
+    if (unixPath && servers.some((s) => "path" in s.address)) fs.rmSync(unixPath, { force: true });
+    process.exit(code);
+  };
 }
 
 /** Listening: stop on SIGTERM/SIGINT or when the manager goes away, then tell it "ready". */

@@ -15,9 +15,8 @@
  *   configuration or a listener that cannot be opened exits 2; the supervisor restarts it with
  *   back-off. SIGTERM/SIGINT or a closed IPC channel closes the listeners and exits 0.
  */
-import fs from "node:fs";
 import { startSpamdServer, type SpamdServer } from "../../host/spamd/server.js";
-import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped } from "../common/resident.js";
+import { agentLog, loadResidentConfig, runResidentAgent, serveUntilStopped, stopListeners } from "../common/resident.js";
 import { RemoteSpamEngine } from "./remote-engine.js";
 
 const log = agentLog;
@@ -40,17 +39,10 @@ async function main(argv: string[]): Promise<number> {
     allowTell: config.bool("spamd", "allow_tell"),
   };
   const servers: SpamdServer[] = [];
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    await Promise.allSettled(servers.map((s) => s.close()));
-    // Closing a unix listener removes its file (as real spamd's does): spamc -U then exits 70
-    // (EX_SOFTWARE) before connecting, which an MTA's pipe bounces; the README says to give MTAs
-    // the TCP listener with spamc -x -X (75, retry later, while nobody listens).
-    if (unixPath && servers.some((s) => "path" in s.address)) fs.rmSync(unixPath, { force: true });
-    process.exit(code);
-  };
+  // Closing the unix listener removes its file (as real spamd's does): spamc -U then exits 70
+  // (EX_SOFTWARE) before connecting, which an MTA's pipe bounces; the README says to give MTAs
+  // the TCP listener with spamc -x -X (75, retry later, while nobody listens).
+  const stop = stopListeners(servers, unixPath);
   try {
     if (unixPath) servers.push(await startSpamdServer({ ...common, listen: { path: unixPath } }));
     if (port !== 0) servers.push(await startSpamdServer({ ...common, listen: { host: config.str("spamd", "listen_addr"), port } }));
