@@ -15,13 +15,14 @@
 //   REPEATS=n also runs n seeded reshuffles of the folds and prints each one's FP/FN and the mean.
 // bench/spam-fit-scores.mjs imports collectJoint() from here.
 // Result (2026-11-26, train half 2,075 ham / 948 spam): before the joint tuning, 10 folds FP 0.19%
-// (4) FN 5.27% (50), 5 folds FP 2 FN 50; after (BAYES_50 split at 0.499/0.501, bands
-// BAYES_51..BAYES_95 raised, DATE_FUTURE_3H and PRIORITY_NO_MUA added, three rules +0.5):
-// 10 folds FP 0.14% (3) FN 4.11% (39), (1-ROCA)% 0.043; 5 folds FP 0.10% (2) FN 4.11% (39);
-// ~0.30 ms CPU per mail for the whole local classification.
+// (4) FN 5.27% (50); after it (bands and three rule scores) FP 0.14% (3) FN 4.11% (39); after
+// header and body evidence were weighted apart in bayes.ts, FP 0.10% (2) FN 1.69% (16),
+// (1-ROCA)% 0.026 (5 folds: FP 2, FN 18); ~0.30 ms CPU per mail for the local classification.
+// The test half (bench/spam.mjs) came out harder: FP 0.14% (3) FN 3.38% (32).
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { oneMinusRocArea } from "./spam-metrics.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (f) => import(pathToFileURL(path.join(root, "dist/host/spam", f)).href);
@@ -102,18 +103,9 @@ export function collectJoint(folds, extraRules = []) {
   return t;
 }
 
-/** 100 * P(a random ham scores above a random spam), ties count half. */
+/** 100 * P(a random ham scores above a random spam), ties count half (bench/spam-metrics.mjs). */
 export function oneMinusRoca(hamS, spamS) {
-  const all = [...hamS.map((s) => [s, 0]), ...spamS.map((s) => [s, 1])].sort((a, b) => a[0] - b[0]);
-  let spamBelow = 0, bad = 0;
-  for (let i = 0; i < all.length;) {
-    let j = i, hs = 0, ss = 0;
-    while (j < all.length && all[j][0] === all[i][0]) { all[j][1] ? ss++ : hs++; j++; }
-    bad += hs * (spamBelow + ss / 2);
-    spamBelow += ss;
-    i = j;
-  }
-  return (100 * bad) / (hamS.length * spamS.length);
+  return 100 * oneMinusRocArea([...hamS.map((score) => ({ score, spam: false })), ...spamS.map((score) => ({ score, spam: true }))]);
 }
 
 /** Verdict counts of `scored` ({cls, total}) at the thresholds. */

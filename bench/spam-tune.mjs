@@ -14,6 +14,7 @@
 import { build } from "esbuild";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { oneMinusRocArea } from "./spam-metrics.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outfile = `${root}bench/out/spam-core.bundle.mjs`;
@@ -116,19 +117,9 @@ function evaluate(name, cfg) {
   }
 }
 
-/** 100 * P(a random ham scores above a random spam), ties count half. */
+/** 100 * P(a random ham scores above a random spam), ties count half (bench/spam-metrics.mjs). */
 function oneMinusRoca(hamP, spamP) {
-  const all = [...hamP.map((p) => [p, 0]), ...spamP.map((p) => [p, 1])].sort((a, b) => a[0] - b[0]);
-  // for each ham, count spam strictly below it and ties
-  let spamBelow = 0, bad = 0;
-  for (let i = 0; i < all.length;) {
-    let j = i, hs = 0, ss = 0;
-    while (j < all.length && all[j][0] === all[i][0]) { all[j][1] ? ss++ : hs++; j++; }
-    bad += hs * (spamBelow + ss / 2);
-    spamBelow += ss;
-    i = j;
-  }
-  return (100 * bad) / (hamP.length * spamP.length);
+  return 100 * oneMinusRocArea([...hamP.map((score) => ({ score, spam: false })), ...spamP.map((score) => ({ score, spam: true }))]);
 }
 
 /** An ad-hoc configuration on the command line: "osbWindow=0,strength=0.02" (keys of
