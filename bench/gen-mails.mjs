@@ -22,12 +22,13 @@ const MAX_BYTES = 560_000;
 /** Size of the hash-planted second attachment. */
 const HASH_ATTACH_BYTES = 12_000;
 
-const WORDS =
+export const WORDS =
   "the report quarterly figures please find attached meeting agenda budget review team project schedule update customer invoice order shipment delivery contract draft final revision notes summary regards thanks hello colleague office market sales growth plan risk cost estimate".split(
     " ",
   );
 
-function words(rng, bytes) {
+/** About `bytes` of text as lines of 12 words. */
+export function words(rng, bytes) {
   const out = [];
   let n = 0;
   let line = [];
@@ -45,7 +46,7 @@ function words(rng, bytes) {
 }
 
 /** base64 in 76-character CRLF lines, encoded 57 input bytes per line. */
-function base64Lines(buf) {
+export function base64Lines(buf) {
   const b64 = buf.toString("base64");
   const lines = [];
   for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
@@ -54,7 +55,7 @@ function base64Lines(buf) {
 
 /** Literal plants of the 100k set: plant k is signature Bench.Lit.(100k + 7) (gen-sigs.mjs). */
 let plantsMemo = null;
-const plants = () => (plantsMemo ??= literalPlants(100_000));
+export const plants = () => (plantsMemo ??= literalPlants(100_000));
 
 function mail(i) {
   const rng = new Rng(`${SEED}:${i}`);

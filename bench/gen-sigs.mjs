@@ -2,7 +2,7 @@
 // seeded PRNG, plus "plants": byte strings that match known signatures, which the corpus
 // generator writes into the random corpus so both scanners have real matches to agree on.
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "./prng.mjs";
 
@@ -304,4 +304,26 @@ export function ensureSet(outDir, name) {
 /** The plant families for the random corpus (each is spread over the whole corpus). */
 export function randomCorpusPlants() {
   return [literalPlants(100_000), wildPlants(20_000), ldbPlants(10_000)];
+}
+
+/** `dir` holding hard links (copies across filesystems) of `files`, kept as it is when already
+ *  right, so Bulwark's compiled-database cache stays valid between runs; with the number of
+ *  signatures (non-empty lines) in them. Used by bench/instream.mjs and bench/mta.mjs. */
+export function linkedSignatureDir(dir, files) {
+  const names = files.map((f) => f.split("/").pop());
+  const same = (f, to) => existsSync(to) && statSync(f).ino === statSync(to).ino;
+  const current = existsSync(dir) ? readdirSync(dir) : [];
+  if (current.length !== names.length || files.some((f, i) => !same(f, join(dir, names[i])))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    files.forEach((f, i) => {
+      try {
+        linkSync(f, join(dir, names[i]));
+      } catch {
+        copyFileSync(f, join(dir, names[i]));
+      }
+    });
+  }
+  const count = files.reduce((n, f) => n + readFileSync(f, "latin1").split("\n").filter((l) => l.trim()).length, 0);
+  return { dir, count, files: names };
 }

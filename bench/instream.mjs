@@ -30,7 +30,7 @@ import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ensureSet } from "./gen-sigs.mjs";
+import { ensureSet, linkedSignatureDir } from "./gen-sigs.mjs";
 import { ensureMailCorpus } from "./gen-mails.mjs";
 import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
 import { writeResultsSection } from "./results-md.mjs";
@@ -85,21 +85,7 @@ const log = (s) => process.stderr.write(`bench:instream: ${s}\n`);
 function signatureDir(plantsHdb) {
   const dir = join(WORK, "db");
   const files = [...ensureSet(OUT, "lit100k"), ...ensureSet(OUT, "hdb1m"), ...(plantsHdb ? [plantsHdb] : [])];
-  const names = files.map((f) => f.split("/").pop());
-  const same = (f, to) => existsSync(to) && statSync(f).ino === statSync(to).ino;
-  const current = existsSync(dir) ? readdirSync(dir) : [];
-  if (current.length !== names.length || files.some((f, i) => !same(f, join(dir, names[i])))) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    files.forEach((f, i) => {
-      try {
-        linkSync(f, join(dir, names[i]));
-      } catch {
-        copyFileSync(f, join(dir, names[i]));
-      }
-    });
-  }
-  const count = files.reduce((n, f) => n + readFileSync(f, "latin1").split("\n").filter((l) => l.trim()).length, 0);
+  const { count } = linkedSignatureDir(dir, files);
   return { dir, count };
 }
 

@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { literalPlants } from "./gen-sigs.mjs";
+import { base64Lines, plants, WORDS, words as wordLines } from "./gen-mails.mjs";
 import { Rng, randomStream } from "./prng.mjs";
 
 const SEED = "mta-mails-v1";
@@ -28,38 +28,8 @@ const EICAR_XOR_5A =
   "026f157b0a7f1a1b0a016e060a00026f6e720a04736d1919736d277e1f13191b0877090e1b141e1b081e771b140e130c13080f09770e1f090e771c13161f7b7e12711270";
 const eicar = () => Buffer.from(EICAR_XOR_5A, "hex").map((b) => b ^ 0x5a);
 
-const WORDS =
-  "the report quarterly figures please find attached meeting agenda budget review team project schedule update customer invoice order shipment delivery contract draft final revision notes summary regards thanks hello colleague office market sales growth plan risk cost estimate".split(
-    " ",
-  );
-
-/** About `bytes` of text in lines of 12 words. */
-function words(rng, bytes) {
-  const out = [];
-  let n = 0;
-  let line = [];
-  while (n < bytes) {
-    const w = rng.pick(WORDS);
-    line.push(w);
-    n += w.length + 1;
-    if (line.length >= 12) {
-      out.push(line.join(" "));
-      line = [];
-    }
-  }
-  if (line.length) out.push(line.join(" "));
-  return out.join("\r\n");
-}
-
-function base64Lines(buf) {
-  const b64 = buf.toString("base64");
-  const lines = [];
-  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
-  return lines.join("\r\n") + "\r\n";
-}
-
-let plantsMemo = null;
-const plants = () => (plantsMemo ??= literalPlants(100_000));
+/** About `bytes` of text in CRLF lines of 12 words (gen-mails.mjs's words). */
+const words = (rng, bytes) => wordLines(rng, bytes).join("\r\n");
 
 function headers(i, rng, contentType) {
   return [

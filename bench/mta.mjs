@@ -48,7 +48,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
-import { ensureSet } from "./gen-sigs.mjs";
+import { ensureSet, linkedSignatureDir } from "./gen-sigs.mjs";
 import { generateMtaMails } from "./mta-mails.mjs";
 import { freePort, percentile, processTree, startProcess, stopProcess } from "./processes.mjs";
 import { writeResultsSection } from "./results-md.mjs";
@@ -200,22 +200,7 @@ function treeCpuByProcess(pid) {
 function signatureDir() {
   const dir = join(WORK, "db");
   const files = [...ensureSet(OUT, "lit100k"), ...ensureSet(OUT, "hdb1m"), ...ensureSet(OUT, "base")];
-  const names = files.map((f) => f.split("/").pop());
-  const same = (f, to) => existsSync(to) && statSync(f).ino === statSync(to).ino;
-  const current = existsSync(dir) ? readdirSync(dir) : [];
-  if (current.length !== names.length || files.some((f, i) => !same(f, join(dir, names[i])))) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    files.forEach((f, i) => {
-      try {
-        linkSync(f, join(dir, names[i]));
-      } catch {
-        copyFileSync(f, join(dir, names[i]));
-      }
-    });
-  }
-  const count = files.reduce((n, f) => n + readFileSync(f, "latin1").split("\n").filter((l) => l.trim()).length, 0);
-  return { dir, count, files: names };
+  return linkedSignatureDir(dir, files);
 }
 
 // ------------------------------------------------------------------ scanners and glue

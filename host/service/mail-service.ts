@@ -26,7 +26,7 @@ import { type MailRequest, type MailResult, MAX_REPLY_LIST, MAX_REWRITE_GROWTH }
 import { recipientOptions } from "./recipient-options.js";
 import { UserConfigCache } from "./user-config-file.js";
 import { errorVerdict, oversizeVerdict, trimVerdict } from "./verdicts.js";
-import { decideSpam, stricter } from "../policy/spam-actions.js";
+import { decideSpam, spamPolicyOf, stricter } from "../policy/spam-actions.js";
 import { findSubject, spamHeaderFields, subjectTag, taggedSubject } from "../spam/mark.js";
 import type { SpamEngine, SpamResult } from "../spam/types.js";
 import { classifyForRecipients, SpamUnavailable } from "./spam-check.js";
@@ -181,8 +181,11 @@ export class MailService {
     const decisions = perRecipient.map((r, i) => {
       const p = policyOf(r.options);
       const av: Decision = decide(p, verdict ? { verdict, cleaned: cleaned && shouldClean(p) } : undefined);
-      const as: Decision = decideSpam(r.options as never, spamResults[i]);
-      return { r, d: stricter(av, as), spamBlocked: as.action !== "accept" && spamResults[i] !== undefined && !spamResults[i]!.skipped && stricter(av, as) === as };
+      const as: Decision = decideSpam(spamPolicyOf(r.options), spamResults[i]);
+      const d = stricter(av, as);
+      // blocked by what the classification found (not by action_as itself, nor by a skip)
+      const classified = spamResults[i] !== undefined && !spamResults[i]!.skipped;
+      return { r, d, spamBlocked: classified && d === as && as.action !== "accept" };
     });
     const top = decisions.reduce((a, b) => (MESSAGE_ACTION_RANK[b.d.action] > MESSAGE_ACTION_RANK[a.d.action] ? b : a));
     const action = top.d.action;

@@ -18,7 +18,7 @@ import { effectiveClient } from "../spam/net/index.js";
 import { DEFAULT_PROBABLE_SCORE, DEFAULT_REQUIRED_SCORE } from "../spam/rules.js";
 import type { SpamContext, SpamEngine, SpamResult } from "../spam/types.js";
 import type { RecipientOptions } from "../policy/user-config.js";
-import { shouldClassify } from "../policy/spam-actions.js";
+import { shouldClassify, spamPolicyOf } from "../policy/spam-actions.js";
 import type { MailRequest } from "./protocol.js";
 
 export interface SpamInput {
@@ -79,7 +79,7 @@ function approvedList(text: string): ApprovedIpList | undefined {
 /** Per recipient (same order as `perRecipient`): the classification, a skip, or undefined for a
  *  recipient whose action_as is not scan. Throws SpamUnavailable when the engine is missing. */
 export async function classifyForRecipients(engine: SpamEngine | undefined, req: MailRequest, input: SpamInput, perRecipient: RecipientOptions[]): Promise<Array<SpamResult | undefined>> {
-  const wanted = perRecipient.map((r) => shouldClassify(r.options as never));
+  const wanted = perRecipient.map((r) => shouldClassify(spamPolicyOf(r.options)));
   if (!wanted.some(Boolean)) return perRecipient.map(() => undefined);
   if (!engine) throw new SpamUnavailable("the anti-spam engine is not available");
   const skips = perRecipient.map((r, i) => (wanted[i] ? skipReason(r.options, req, input) : undefined));

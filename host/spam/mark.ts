@@ -8,6 +8,7 @@
  * field is replaced as a whole (its original value kept after the tag); every other byte is kept.
  */
 import { type HeaderField, sanitizeHeaderValue } from "../policy/headers.js";
+import { headerBlockEnd } from "../unpack/mime-headers.js";
 import type { SpamReason, SpamResult, SpamStatus } from "./types.js";
 
 export const HEADER_SPAM_STATUS = "X-Bulwark-Spam-Status";
@@ -64,13 +65,9 @@ export function subjectTag(result: SpamResult, template: string): string {
 
 /** Where the header section ends: the index of the blank line's first byte, or -1. */
 function headerEnd(mail: Buffer): number {
-  const limit = Math.min(mail.length, MAX_HEADER_SCAN);
-  for (let i = 0; i < limit; i++) {
-    if (mail[i] !== 0x0a) continue;
-    if (mail[i + 1] === 0x0a) return i + 1;
-    if (mail[i + 1] === 0x0d && mail[i + 2] === 0x0a) return i + 1;
-  }
-  return -1;
+  const after = headerBlockEnd(mail, Math.min(mail.length, MAX_HEADER_SCAN + 2));
+  if (after < 0) return -1;
+  return mail[after - 2] === 0x0d ? after - 2 : after - 1;
 }
 
 export interface SubjectField {

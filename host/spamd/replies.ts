@@ -20,6 +20,7 @@
 import { formatScore } from "../spam/mark.js";
 import type { SpamResult } from "../spam/types.js";
 import { EX_NAMES, quoteLine } from "./protocol.js";
+import { headerBlockEnd } from "../unpack/mime-headers.js";
 
 /** Longest text of an error reply line; spamc reads reply lines into an 8 KiB buffer. */
 const MAX_ERROR_TEXT = 300;
@@ -94,9 +95,7 @@ export function reportText(r: SpamResult): string {
 /** HEADERS: the marked message's header block, through its empty line. A message without a
  *  body separator is all header: it gets the empty line. */
 export function headerBlock(marked: Buffer): Buffer {
-  const crlf = marked.indexOf("\r\n\r\n", 0, "latin1");
-  const lf = marked.indexOf("\n\n", 0, "latin1");
-  const end = crlf < 0 ? (lf < 0 ? -1 : lf + 2) : lf < 0 || crlf < lf ? crlf + 4 : lf + 2;
+  const end = headerBlockEnd(marked);
   if (end >= 0) return marked.subarray(0, end);
   return Buffer.concat([marked, Buffer.from(marked.length && marked[marked.length - 1] === 0x0a ? "\n" : "\n\n", "latin1")]);
 }

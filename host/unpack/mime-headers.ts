@@ -73,6 +73,19 @@ export function afterBlankLine(buf: Buffer, pos: number, end: number): number {
   return pos + b + 3;
 }
 
+/** Offset just after the blank line that ends the header block at the start of `buf` (searched
+ *  within `end` bytes), or -1 when there is none: the whole scanned part is header. */
+export function headerBlockEnd(buf: Buffer, end: number = buf.length): number {
+  const at = afterBlankLine(buf, 0, end);
+  if (at < end) return at;
+  // afterBlankLine also answers `end` when it found nothing: a blank line ending exactly at
+  // `end` is one that was found
+  const last = end - 1;
+  if (last < 0 || buf[last] !== LF) return -1;
+  if (last === 0 || buf[last - 1] === LF) return end;
+  return buf[last - 1] === CR && (last === 1 || buf[last - 2] === LF) ? end : -1;
+}
+
 /** Read the header block starting at `start`. `onLimit` is called (once per block) when a
  *  limit cuts the block short; the body still starts after the blank line. */
 export function readHeaderBlock(

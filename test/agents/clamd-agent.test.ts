@@ -5,13 +5,13 @@
  * manager, which then finds a signature added to base_dir. kill -9 of the agent: the manager
  * restarts it and clamdscan works again.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clamdRequest } from "../helpers/clamd-request.js";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, EICAR, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { runProgram } from "../helpers/run-program.js";
 
 let dir: string;
 let daemon: DaemonProcess;
@@ -19,18 +19,7 @@ let clamdscan: string;
 let tcpConf: string;
 let unixConf: string;
 
-function run(args: string[], input?: Uint8Array): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(clamdscan, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.end(input ?? Buffer.alloc(0));
-  });
-}
+const run = (args: string[], input?: Uint8Array) => runProgram(clamdscan, args, input);
 
 const agentPid = (): number | undefined => {
   const all = [...daemon.log().matchAll(/agent clamd: ready \(pid (\d+)\)/g)];

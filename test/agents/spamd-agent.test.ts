@@ -10,7 +10,6 @@
  * No network: SPF/DKIM/DMARC are off and no block list is configured, so the engine makes no
  * DNS query. spamc missing = failure, not a skip.
  */
-import { spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { request } from "../../agents/common/daemon-client.js";
 import { BWLEARN, BWSPAM } from "../../host/service/spam-protocol.js";
 import { requireBinary } from "../clamd/clamd-peer.js";
 import { type DaemonProcess, freePort, startDaemonProcess, tempDir, until, writeConfig } from "../daemon/daemon-process.js";
+import { runProgram } from "../helpers/run-program.js";
 
 const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 const headers = (subject: string, id: string) =>
@@ -37,19 +37,7 @@ let spamc = "";
 let port = 0;
 let unixPath = "";
 
-function run(args: string[], input?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(spamc, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.on("error", () => {});
-    child.stdin.end(input ?? Buffer.alloc(0));
-  });
-}
+const run = (args: string[], input?: Uint8Array) => runProgram(spamc, args, input);
 const tcp = () => ["-d", "127.0.0.1", "-p", String(port)];
 const unix = () => ["-U", unixPath];
 
